@@ -1,0 +1,3 @@
+from geodesic_stage.cli import main
+
+raise SystemExit(main())

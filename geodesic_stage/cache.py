@@ -1,0 +1,153 @@
+"""The credential cache, shared with the AWS CLI and boto3.
+
+Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json`,
+under botocore's key for the profile, so `aws --profile X` and `stage use`
+reuse each other's sessions. MFA sessions live beside them in
+`geodesic-stage/`. Directories are 0700, files 0600, every write is atomic,
+and a file that is unreadable, malformed or writable by others is a miss.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import timedelta
+from typing import Optional
+
+from geodesic_stage.clock import parse_timestamp, rfc3339
+from geodesic_stage.model import Credentials, Profile
+
+# STS issues nothing that lasts longer; a later expiration is a forged or broken entry.
+LONGEST_SESSION = timedelta(hours=36)
+
+
+def cli_cache_dir() -> str:
+    return os.path.join(os.path.expanduser("~"), ".aws", "cli", "cache")
+
+
+def session_cache_dir() -> str:
+    return os.path.join(cli_cache_dir(), "geodesic-stage")
+
+
+def _sha1_of(args: dict) -> str:
+    return hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def cli_cache_key(profile: Profile) -> str:
+    """botocore's AssumeRoleCredentialFetcher key for this profile's AssumeRole arguments."""
+    args = {"RoleArn": profile.role_arn}
+    if profile.role_session_name is not None:
+        args["RoleSessionName"] = profile.role_session_name
+    if profile.external_id is not None:
+        args["ExternalId"] = profile.external_id
+    if profile.mfa_serial is not None:
+        args["SerialNumber"] = profile.mfa_serial
+    if profile.duration_seconds is not None:
+        args["DurationSeconds"] = profile.duration_seconds
+    return _sha1_of(args)
+
+
+def session_cache_key(source_profile: str, mfa_serial: str) -> str:
+    return "session-" + _sha1_of({"SerialNumber": mfa_serial, "SourceProfile": source_profile})
+
+
+class JsonFileCache:
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def path(self, key: str) -> str:
+        return os.path.join(self.directory, key + ".json")
+
+    def get(self, key: str) -> Optional[dict]:
+        try:
+            fd = os.open(self.path(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                value = json.loads(f.read(1 << 20))
+        except (OSError, ValueError, RecursionError):
+            return None
+        finally:
+            os.close(fd)
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, value: dict) -> None:
+        """Write atomically; raises OSError when the disk or directory refuses."""
+        self._ensure_directory()
+        data = json.dumps(value).encode("utf-8")
+        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, self.path(key))
+        except BaseException:
+            _remove(temp)
+            raise
+
+    def delete(self, key: str) -> bool:
+        return _remove(self.path(key))
+
+    def _ensure_directory(self) -> None:
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        info = os.stat(self.directory)
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.chmod(self.directory, 0o700)
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def credentials_from_entry(entry: Optional[dict]) -> Optional[Credentials]:
+    """The credentials in an STS response or cache entry, or None if it is not one."""
+    try:
+        creds = entry["Credentials"]
+        values = [creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
+        if not all(isinstance(v, str) and v for v in values):
+            return None
+        return Credentials(values[0], values[1], values[2], parse_timestamp(values[3]))
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def entry_from_credentials(credentials: Credentials, assumed_role_user: Optional[dict] = None) -> dict:
+    """An entry shaped like the STS response that botocore caches."""
+    entry = {
+        "Credentials": {
+            "AccessKeyId": credentials.access_key_id,
+            "SecretAccessKey": credentials.secret_access_key,
+            "SessionToken": credentials.session_token,
+            "Expiration": rfc3339(credentials.expiration),
+        }
+    }
+    if assumed_role_user:
+        entry["AssumedRoleUser"] = assumed_role_user
+    return entry
+
+
+def fresh(credentials: Optional[Credentials], at, min_seconds: float) -> Optional[Credentials]:
+    """The credentials if they last at least min_seconds more and are not from the future."""
+    if credentials is None:
+        return None
+    left = credentials.seconds_left(at)
+    if left < min_seconds or left > LONGEST_SESSION.total_seconds():
+        return None
+    return credentials
+
+
+def role_cache() -> JsonFileCache:
+    return JsonFileCache(cli_cache_dir())
+
+
+def session_cache() -> JsonFileCache:
+    return JsonFileCache(session_cache_dir())

@@ -1,0 +1,77 @@
+"""The command line: parse, run one command, turn errors into a line and an exit code."""
+
+import argparse
+import sys
+
+from geodesic_stage import __version__, log
+from geodesic_stage.errors import Interrupted, StageError
+
+COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise StageError(f"{message} (see --help)")
+
+
+def _stage_options(parser, mfa: bool = True) -> None:
+    group = parser.add_argument_group("stage options")
+    group.add_argument("--profile", help="use this AWS profile instead of resolving the stage")
+    group.add_argument("--role", help="role part of the profile name (default: admin)")
+    group.add_argument("--namespace", help="namespace part of the profile name (default: $NAMESPACE)")
+    group.add_argument("--region", help="override the profile's region")
+    if mfa:
+        group.add_argument("--duration", type=int, metavar="SECONDS", help="role session length")
+        group.add_argument("--mfa-token", metavar="CODE", help="the MFA code, for use without a terminal")
+        group.add_argument("--direct", action="store_true", help="AssumeRole with the MFA code (mfa_mode = direct)")
+        group.add_argument("--session-duration", type=int, metavar="SECONDS", help="MFA session length (default 43200)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    parser = _Parser(
+        prog="geodesic-stage",
+        description="Assume a stage's AWS role with MFA in the current shell (the `stage` function wraps this).",
+        epilog="example: stage use testing",
+    )
+    parser.add_argument("--version", action="version", version=f"geodesic-stage {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show each decision on stderr (secrets redacted)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = import_module(f"geodesic_stage.commands.{name}")
+        command = sub.add_parser(
+            name.replace("_", "-"),
+            help=module.HELP,
+            description=module.HELP,
+            epilog=f"example: {module.EXAMPLE}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        module.add_arguments(command)
+        if getattr(module, "STAGE_OPTIONS", True):
+            _stage_options(command, mfa=getattr(module, "NEEDS_MFA", True))
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "debug", False):
+            log.enable_debug()
+        if not getattr(args, "command", None):
+            args = parser.parse_args(["status"])
+        from geodesic_stage.context import Context
+
+        return args.run(args, Context.from_args(args)) or 0
+    except StageError as e:
+        log.say(e.message)
+        return e.exit_code
+    except KeyboardInterrupt:
+        log.say(Interrupted("interrupted; nothing changed").message)
+        return Interrupted.exit_code
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,25 @@
+import sys
+
+from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.errors import ConfigError
+
+HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv)"
+EXAMPLE = "geodesic-stage env testing --format dotenv > .env"
+
+
+def add_arguments(parser):
+    parser.add_argument("stage")
+    parser.add_argument("--format", choices=shell.FORMATS, default="sh")
+    parser.add_argument("--show", action="store_true", help="print the keys even when stdout is a terminal")
+
+
+def run(args, context):
+    if sys.stdout.isatty() and not args.show:
+        raise ConfigError(
+            "not printing secret keys to a terminal; redirect or pipe the output "
+            f"(geodesic-stage env {args.stage} > FILE), or add --show"
+        )
+    stage = context.stage(args.stage)
+    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    sys.stdout.write(shell.render(shell.environment(session), args.format))
+    return 0

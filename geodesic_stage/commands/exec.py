@@ -1,0 +1,28 @@
+import os
+
+from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.errors import ConfigError
+
+HELP = "run one command with STAGE's credentials and exit with its exit code"
+EXAMPLE = "geodesic-stage exec testing -- aws sts get-caller-identity"
+
+
+def add_arguments(parser):
+    parser.add_argument("stage")
+    parser.add_argument("argv", nargs="+", metavar="-- COMMAND", help="the command and its arguments")
+
+
+def run(args, context):
+    argv = args.argv[1:] if args.argv[0] == "--" else args.argv
+    if not argv:
+        raise ConfigError("exec needs a command after --")
+    stage = context.stage(args.stage)
+    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    env = {k: v for k, v in os.environ.items() if k not in shell.VARIABLES}
+    env.update(shell.environment(session))
+    try:
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        raise ConfigError(f"command not found: {argv[0]}")
+    except PermissionError:
+        raise ConfigError(f"command not executable: {argv[0]}")

@@ -1,0 +1,53 @@
+import json
+import os
+import sys
+
+from geodesic_stage import cache, clock
+from geodesic_stage.errors import StageError
+
+HELP = "list every stage: profile, account, role, region and cached minutes left"
+EXAMPLE = "stage list --json"
+NEEDS_MFA = False
+COLUMNS = ("stage", "profile", "account", "role", "region", "left")
+
+
+def add_arguments(parser):
+    parser.add_argument("--json", action="store_true", help="one JSON array for scripts")
+
+
+def _row(context, stage_name: str, now) -> dict:
+    try:
+        profile = context.stage(stage_name).profile
+    except StageError as e:
+        return {"stage": stage_name, "profile": "", "account": "", "role": "", "region": "", "left": None, "error": e.message}
+    creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(cache.cli_cache_key(profile))), now, 0)
+    return {
+        "stage": stage_name,
+        "profile": profile.name,
+        "account": profile.account_id,
+        "role": profile.role_name,
+        "region": profile.region or "",
+        "left": clock.minutes_left(creds.expiration, now) if creds else None,
+    }
+
+
+def run(args, context):
+    now = clock.now()
+    current = os.environ.get("STAGE") if os.environ.get("AWS_ACCESS_KEY_ID") else None
+    rows = [_row(context, name, now) for name in context.known_stages()]
+    for row in rows:
+        row["current"] = row["stage"] == current
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    if not rows:
+        print("no stages found; write profiles with 'geodesic-stage init' or set NAMESPACE", file=sys.stderr)
+        return 0
+    table = [("", *(c.upper() for c in COLUMNS))]
+    for row in rows:
+        left = f"{row['left']} min" if row["left"] is not None else "-"
+        table.append(("*" if row["current"] else "", row["stage"], row["profile"], row["account"], row["role"], row["region"], left))
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        sys.stdout.write("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    return 0

@@ -1,0 +1,58 @@
+"""What every command starts from: the parsed files and the user's request."""
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, Optional
+
+from geodesic_stage import awsconfig, resolve
+from geodesic_stage.credentials import Settings
+from geodesic_stage.model import Stage
+from geodesic_stage.stages import StagesFile, load_stages
+
+
+@dataclass
+class Context:
+    request: resolve.Request
+    stages: StagesFile
+    config_path: str
+    _profiles: Optional[Dict[str, dict]] = field(default=None, repr=False)
+
+    @classmethod
+    def from_args(cls, args) -> "Context":
+        request = resolve.Request(
+            namespace=getattr(args, "namespace", None) or os.environ.get("NAMESPACE") or None,
+            role=getattr(args, "role", None),
+            profile=getattr(args, "profile", None),
+            region=getattr(args, "region", None),
+        )
+        return cls(request=request, stages=load_stages(), config_path=awsconfig.config_path())
+
+    @property
+    def profiles(self) -> Dict[str, dict]:
+        if self._profiles is None:
+            self._profiles = awsconfig.load_profiles(self.config_path)
+        return self._profiles
+
+    def stage(self, name: str) -> Stage:
+        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path)
+
+    def known_stages(self) -> Dict[str, str]:
+        return resolve.known_stages(self.profiles, self.stages, self.request)
+
+    def settings(self, args) -> Settings:
+        direct = getattr(args, "direct", False)
+        return Settings(
+            mfa_mode="direct" if direct else self.stages.mfa_mode,
+            session_seconds=getattr(args, "session_duration", None) or self.stages.session_duration,
+            role_seconds=getattr(args, "duration", None),
+        )
+
+    def current_stage(self) -> Optional[Stage]:
+        """The stage this shell holds, from STAGE and AWS_PROFILE."""
+        name = os.environ.get("STAGE")
+        if not name:
+            return None
+        profile = os.environ.get("AWS_PROFILE")
+        if profile and not self.request.profile:
+            self.request = replace(self.request, profile=profile)
+        return self.stage(name)

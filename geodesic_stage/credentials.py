@@ -1,0 +1,120 @@
+"""Credentials for a stage: from the cache when it can, from STS when it must.
+
+session mode (default): one MFA code buys an MFA session (GetSessionToken),
+cached for every shell; each stage's role is assumed from it without a code.
+direct mode: AssumeRole with the code itself, as the AWS CLI does.
+Either way the role credentials land under the AWS CLI's cache key.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from geodesic_stage import cache, clock, lock, log
+from geodesic_stage.errors import AwsError, MfaRejected
+from geodesic_stage.mfa import MfaSource
+from geodesic_stage.model import Credentials, Profile, Session, Stage
+
+# Role credentials with less left than this are renewed (the prompt hook uses the same figure).
+RENEW_SECONDS = 10 * 60
+# An MFA session must outlast the AssumeRole call made with it.
+SESSION_MARGIN_SECONDS = 60
+# AWS caps role sessions assumed with session credentials at one hour.
+CHAINED_ROLE_SECONDS = 3600
+LOCK_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Settings:
+    mfa_mode: str = "session"
+    session_seconds: int = 12 * 3600
+    role_seconds: Optional[int] = None
+
+
+def from_cache(stage: Stage) -> Optional[Session]:
+    """The stage's cached role credentials if they last long enough; no network, no boto3."""
+    profile = stage.profile
+    now = clock.now()
+    key = cache.cli_cache_key(profile)
+    creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(key)), now, RENEW_SECONDS)
+    if creds is None:
+        log.debug(f"cache miss for {profile.name} (key {key}): absent, expired, unreadable or untrusted")
+        return None
+    log.debug(f"cache hit for {profile.name} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
+    session = _cached_mfa_session(profile, now)
+    return Session(stage, creds, session.expiration if session else creds.expiration)
+
+
+def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
+    """Cached credentials, else new ones from STS, asking `mfa` for a code only if needed."""
+    return from_cache(stage) or _assume(stage, settings, mfa)
+
+
+def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
+    from geodesic_stage import sts
+
+    profile = stage.profile
+    if not profile.mfa_serial:
+        creds, user = sts.assume_role(profile, duration=settings.role_seconds)
+        session_expiration = creds.expiration
+    elif settings.mfa_mode == "direct":
+        creds, user = _with_code(
+            mfa, profile, lambda code: sts.assume_role(profile, code=code, duration=settings.role_seconds)
+        )
+        session_expiration = creds.expiration
+    else:
+        mfa_session = _mfa_session(profile, settings, mfa)
+        duration = min(settings.role_seconds or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
+        creds, user = sts.assume_role(profile, credentials=mfa_session, duration=duration)
+        session_expiration = mfa_session.expiration
+    _store(cache.role_cache(), cache.cli_cache_key(profile), cache.entry_from_credentials(creds, user))
+    return Session(stage, creds, session_expiration)
+
+
+def _cached_mfa_session(profile: Profile, now) -> Optional[Credentials]:
+    if not (profile.source_profile and profile.mfa_serial):
+        return None
+    entry = cache.session_cache().get(cache.session_cache_key(profile.source_profile, profile.mfa_serial))
+    return cache.fresh(cache.credentials_from_entry(entry), now, SESSION_MARGIN_SECONDS)
+
+
+def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Credentials:
+    from geodesic_stage import sts
+
+    found = _cached_mfa_session(profile, clock.now())
+    if found:
+        log.debug(f"MFA session for {profile.mfa_serial} from cache")
+        return found
+    key = cache.session_cache_key(profile.source_profile, profile.mfa_serial)
+    lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
+    with lock.exclusive(lock_path, LOCK_TIMEOUT_SECONDS, lambda: log.say("another shell is asking for the MFA code; waiting for it...")):
+        # The shell that held the lock may have just bought the session.
+        found = _cached_mfa_session(profile, clock.now())
+        if found:
+            log.debug("MFA session bought by another shell while waiting")
+            return found
+        creds = _with_code(mfa, profile, lambda code: sts.get_session_token(profile, code, settings.session_seconds))
+        _store(cache.session_cache(), key, cache.entry_from_credentials(creds))
+        return creds
+
+
+def _with_code(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
+    notice = None
+    for attempt in range(1, mfa.attempts + 1):
+        code = mfa.code(profile.mfa_serial, notice)
+        try:
+            return call(code)
+        except MfaRejected:
+            log.debug(f"MFA code rejected, attempt {attempt} of {mfa.attempts}")
+            notice = f"AWS rejected that code ({attempt} of {mfa.attempts}); enter the next code your device shows."
+    raise AwsError(
+        f"AWS rejected the MFA code for {profile.mfa_serial} ({mfa.attempts} tries); "
+        "check that the device is the one in mfa_serial and that its clock is right"
+    )
+
+
+def _store(target: cache.JsonFileCache, key: str, entry: dict) -> None:
+    try:
+        target.put(key, entry)
+    except OSError as e:
+        log.say(f"could not cache credentials in {target.directory} ({e.strerror}); they work in this shell only")

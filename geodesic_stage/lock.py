@@ -1,0 +1,41 @@
+"""A file lock so that two shells needing an MFA code ask for it once.
+
+flock(2) is released by the kernel when its holder dies, so a killed shell
+never leaves the other one stuck.
+"""
+
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from typing import Callable
+
+from geodesic_stage.errors import MfaUnavailable
+
+POLL_SECONDS = 0.1
+
+
+@contextmanager
+def exclusive(path: str, timeout: float, on_wait: Callable[[], None]):
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    on_wait()
+                    waited = True
+                if time.monotonic() >= deadline:
+                    raise MfaUnavailable(
+                        f"another shell has been asking for an MFA code for {int(timeout)} s; "
+                        "answer it there, or press Ctrl-C and try again"
+                    )
+                time.sleep(POLL_SECONDS)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,87 @@
+"""Where an MFA code comes from, chosen once per command.
+
+A code given with --mfa-token, the output of the profile's `mfa_process`,
+or the terminal prompt; without any of them, exit 3 with what to do.
+"""
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from geodesic_stage.errors import ConfigError, MfaUnavailable
+from geodesic_stage.model import Profile
+
+_CODE = re.compile(r"\d{6}\Z")
+PROMPT_ATTEMPTS = 3
+PROCESS_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class MfaSource:
+    """`code(serial, notice)` returns a 6-digit code; a rejected one is asked again up to `attempts` times."""
+
+    code: Callable[[str, Optional[str]], str]
+    attempts: int
+
+
+def valid_code(code: str) -> bool:
+    return bool(_CODE.match(code))
+
+
+def choose(profile: Profile, token: Optional[str] = None, interactive: bool = True) -> MfaSource:
+    if token is not None:
+        if not valid_code(token):
+            raise ConfigError("--mfa-token takes the 6 digits your MFA device shows")
+        return MfaSource(lambda serial, notice: token, attempts=1)
+    if profile.mfa_process:
+        return MfaSource(lambda serial, notice: _run_mfa_process(profile), attempts=1)
+    if interactive and _has_terminal():
+        return MfaSource(_prompt, attempts=PROMPT_ATTEMPTS)
+    return never(profile)
+
+
+def never(profile: Profile, advice: str = "") -> MfaSource:
+    """A source that refuses: the command must not ask (refresh, credential-process) or cannot."""
+
+    def refuse(serial, notice):
+        raise MfaUnavailable(
+            f"profile {profile.name!r} needs a new MFA code for {serial}; "
+            + (advice or "pass --mfa-token CODE, set mfa_process in the profile, or run 'stage use' in a terminal")
+        )
+
+    return MfaSource(refuse, attempts=1)
+
+
+def _has_terminal() -> bool:
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _prompt(serial: str, notice: Optional[str]) -> str:
+    from geodesic_stage.prompt import ask_code
+
+    return ask_code(f"Enter MFA code for {serial}: ", notice)
+
+
+def _run_mfa_process(profile: Profile) -> str:
+    where = f"mfa_process of profile {profile.name!r}"
+    try:
+        done = subprocess.run(
+            profile.mfa_process, shell=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROCESS_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise MfaUnavailable(f"{where} did not finish within {PROCESS_TIMEOUT} s")
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = f": {detail[-1][:200]}" if detail else ""
+        raise MfaUnavailable(f"{where} failed with exit code {done.returncode}{reason}")
+    code = done.stdout.decode("utf-8", "replace").strip()
+    if not valid_code(code):
+        raise MfaUnavailable(f"{where} printed something other than a 6-digit code")
+    return code

@@ -1,0 +1,128 @@
+"""Which profile a stage means: pure functions over the parsed config files."""
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
+
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.model import Profile, Stage
+from geodesic_stage.stages import StagesFile
+
+DEFAULT_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for on the command line and in the environment."""
+
+    namespace: Optional[str] = None
+    role: Optional[str] = None
+    profile: Optional[str] = None
+    region: Optional[str] = None
+
+
+def namespace_of(request: Request, stages: StagesFile) -> Optional[str]:
+    return request.namespace or stages.namespace
+
+
+def role_of(request: Request, stages: StagesFile) -> str:
+    return request.role or stages.role or DEFAULT_ROLE
+
+
+def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> Dict[str, str]:
+    """Every stage that can be used, by name, with its profile's name, sorted."""
+    namespace = namespace_of(request, stages)
+    role = role_of(request, stages)
+    if namespace:
+        pattern = re.compile(re.escape(namespace) + r"-(.+)-" + re.escape(role) + r"\Z")
+    else:
+        pattern = re.compile(r"[^-]+-(.+)-" + re.escape(role) + r"\Z")
+    found = {}
+    for name in profiles:
+        match = pattern.match(name)
+        if match and "role_arn" in profiles[name]:
+            found.setdefault(match.group(1), name)
+    for name, entry in stages.stages.items():
+        default = f"{namespace}-{name}-{role}" if namespace else found.get(name)
+        found[name] = entry.profile or default or name
+    return dict(sorted(found.items()))
+
+
+def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> str:
+    if request.profile:
+        return request.profile
+    entry = stages.stages.get(stage)
+    if entry and entry.profile:
+        return entry.profile
+    namespace = namespace_of(request, stages)
+    role = role_of(request, stages)
+    if namespace:
+        return f"{namespace}-{stage}-{role}"
+    suffix = f"-{stage}-{role}"
+    matches = sorted(name for name in profiles if name.endswith(suffix) and len(name) > len(suffix))
+    if len(matches) > 1:
+        raise ConfigError(
+            f"stage {stage!r} matches several profiles ({', '.join(matches)}); "
+            "set NAMESPACE or pass --namespace to choose one"
+        )
+    if matches:
+        return matches[0]
+    raise _unknown(stage, profiles, stages, request)
+
+
+def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> ConfigError:
+    names = list(known_stages(profiles, stages, request))
+    if not names:
+        return ConfigError(
+            f"unknown stage {stage!r}: no stage profiles found; "
+            "write them with 'geodesic-stage init' or set NAMESPACE"
+        )
+    close = difflib.get_close_matches(stage, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown stage {stage!r}; stages: {', '.join(names)}.{hint}")
+
+
+def resolve(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Stage:
+    """The stage's profile, with gaps filled from the stages file."""
+    name = profile_name_for(stage, profiles, stages, request)
+    section = profiles.get(name)
+    if section is None:
+        if request.profile:
+            raise ConfigError(f"profile {name!r} is not in {config_path}")
+        raise _unknown(stage, profiles, stages, request)
+    entry = stages.stages.get(stage)
+    role_arn = section.get("role_arn") or (entry.role_arn if entry else None)
+    if not role_arn:
+        raise ConfigError(
+            f"profile {name!r} in {config_path} has no role_arn; "
+            "add role_arn = arn:aws:iam::ACCOUNT:role/NAME (or run 'geodesic-stage init')"
+        )
+    duration = section.get("duration_seconds")
+    try:
+        duration_seconds = int(duration) if duration else None
+    except ValueError:
+        raise ConfigError(f"profile {name!r} in {config_path}: duration_seconds = {duration!r} is not a number of seconds")
+    region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
+    return Stage(
+        name=stage,
+        profile=Profile(
+            name=name,
+            role_arn=role_arn,
+            source_profile=section.get("source_profile"),
+            mfa_serial=section.get("mfa_serial"),
+            region=region,
+            external_id=section.get("external_id"),
+            role_session_name=section.get("role_session_name"),
+            duration_seconds=duration_seconds,
+            mfa_process=section.get("mfa_process"),
+        ),
+    )
+
+
+def stage_of_profile(profile_name: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> Optional[str]:
+    """The stage whose profile this is (for `refresh` and `status`)."""
+    for stage, name in known_stages(profiles, stages, request).items():
+        if name == profile_name:
+            return stage
+    return None

@@ -1,0 +1,129 @@
+"""The STS calls, through boto3. Imported only when the cache cannot answer."""
+
+import re
+from typing import Optional
+
+import boto3
+import botocore.exceptions as bex
+from botocore.config import Config
+
+from geodesic_stage import log
+from geodesic_stage.awsconfig import credentials_path
+from geodesic_stage.cache import credentials_from_entry
+from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
+from geodesic_stage.model import Credentials, Profile
+
+# Bounded waits: a dead endpoint costs seconds, not minutes.
+_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+DEFAULT_REGION = "us-east-1"
+
+
+def _session_for_source(profile: Profile):
+    source = profile.source_profile
+    if not source:
+        raise ConfigError(f"profile {profile.name!r} has no source_profile; add source_profile = NAME of your long-lived keys")
+    try:
+        session = boto3.Session(profile_name=source)
+        creds = session.get_credentials()
+    except bex.ProfileNotFound:
+        raise ConfigError(
+            f"source profile {source!r} of {profile.name!r} is not in {credentials_path()} or the AWS config; "
+            f"add [{source}] with aws_access_key_id and aws_secret_access_key"
+        )
+    except bex.BotoCoreError as e:
+        raise ConfigError(f"source profile {source!r} cannot be used: {e}")
+    if creds is None:
+        raise ConfigError(
+            f"source profile {source!r} has no credentials; add aws_access_key_id and "
+            f"aws_secret_access_key under [{source}] in {credentials_path()}"
+        )
+    return session
+
+
+def _client(profile: Profile, credentials: Optional[Credentials]):
+    region = profile.region or DEFAULT_REGION
+    if credentials is None:
+        session = _session_for_source(profile)
+    else:
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
+    return session.client("sts", region_name=region, config=_CONFIG)
+
+
+def _call(client, operation: str, **kwargs) -> dict:
+    endpoint = client.meta.endpoint_url
+    log.debug(f"STS {operation} at {endpoint}")
+    try:
+        return getattr(client, _snake(operation))(**kwargs)
+    except bex.ClientError as e:
+        error = e.response.get("Error", {})
+        code, message = error.get("Code", "Unknown"), error.get("Message", "")
+        if code == "AccessDenied" and "MultiFactorAuthentication" in message:
+            raise MfaRejected(f"AWS rejected the MFA code ({message})")
+        raise AwsError(f"STS {operation} was refused at {endpoint}: {code}: {message}")
+    except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
+        raise AwsError(f"cannot reach STS at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_STS")
+    except bex.NoCredentialsError:
+        raise ConfigError("no credentials to call STS with; check the source profile")
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def _credentials(response: dict, operation: str) -> Credentials:
+    creds = credentials_from_entry({"Credentials": _jsonable(response.get("Credentials"))})
+    if creds is None:
+        raise AwsError(f"STS {operation} answered without usable credentials")
+    return creds
+
+
+def _jsonable(creds):
+    if not isinstance(creds, dict):
+        return None
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in creds.items()}
+
+
+def role_session_name(profile: Profile) -> str:
+    if profile.role_session_name:
+        return profile.role_session_name
+    user = (profile.mfa_serial or "").rsplit("/", 1)[-1]
+    name = re.sub(r"[^\w+=,.@-]", "-", f"geodesic-stage-{user}" if user else "geodesic-stage")
+    return name[:64]
+
+
+def get_session_token(profile: Profile, code: str, duration: int) -> Credentials:
+    client = _client(profile, None)
+    response = _call(
+        client, "GetSessionToken", DurationSeconds=duration, SerialNumber=profile.mfa_serial, TokenCode=code
+    )
+    return _credentials(response, "GetSessionToken")
+
+
+def assume_role(
+    profile: Profile,
+    *,
+    credentials: Optional[Credentials] = None,
+    code: Optional[str] = None,
+    duration: Optional[int] = None,
+) -> tuple:
+    """AssumeRole from the source profile (or given credentials); returns (Credentials, AssumedRoleUser)."""
+    client = _client(profile, credentials)
+    kwargs = {"RoleArn": profile.role_arn, "RoleSessionName": role_session_name(profile)}
+    if profile.external_id:
+        kwargs["ExternalId"] = profile.external_id
+    if code is not None:
+        kwargs["SerialNumber"] = profile.mfa_serial
+        kwargs["TokenCode"] = code
+    if duration:
+        kwargs["DurationSeconds"] = duration
+    response = _call(client, "AssumeRole", **kwargs)
+    return _credentials(response, "AssumeRole"), response.get("AssumedRoleUser") or {}
+
+
+def caller_identity(profile: Profile, credentials: Credentials) -> dict:
+    response = _call(_client(profile, credentials), "GetCallerIdentity")
+    return {k: response.get(k) for k in ("Account", "Arn", "UserId")}
