@@ -1,0 +1,137 @@
+"""Shared fixtures: moto's STS server on 127.0.0.1, a counting proxy in front of
+it, a sandbox HOME holding the spec's example configs, the CLI and a pty bash."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ptyshell import ROOT, Shell
+from stsproxy import StsProxy
+
+DATA = Path(__file__).resolve().parent / "data"
+BIN = Path(sys.executable).parent
+TOPOLOGIES = ("single", "organization")
+# Accounts of the example configs' testing stage, and the role they assume.
+TESTING_IDENTITY = {
+    "single": ("323330167063", "cpco-root-admin"),
+    "organization": ("126450723953", "OrganizationAccountAccessRole"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    port = _free_port()
+    log = open(os.devnull, "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("moto server did not start")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def sts(moto_url):
+    """The STS endpoint the product talks to: counts calls, rejects `sts.rejected_codes`."""
+    proxy = StsProxy(moto_url)
+    yield proxy
+    proxy.close()
+
+
+def clean_environ() -> dict:
+    """The test runner's environment without anything AWS or stage related."""
+    drop = ("AWS_", "GEODESIC_", "STAGE", "NAMESPACE", "ASSUME_ROLE", "PROMPT_", "PS1", "BASH_ENV", "ENV")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def topology(request):
+    return request.param
+
+
+def make_home(path: Path, topology: str = "single") -> Path:
+    aws = path / ".aws"
+    aws.mkdir(parents=True, exist_ok=True)
+    (aws / "config").write_text((DATA / f"{topology}.config").read_text())
+    (aws / "credentials").write_text((DATA / "credentials").read_text())
+    return path
+
+
+@pytest.fixture
+def home(tmp_path, topology):
+    return make_home(tmp_path / "home", topology)
+
+
+@pytest.fixture
+def env(home, sts):
+    """Environment of a user of this sandbox: HOME, the local STS, NAMESPACE=cpco."""
+    return dict(
+        clean_environ(),
+        HOME=str(home),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        AWS_ENDPOINT_URL_STS=sts.url,
+        AWS_EC2_METADATA_DISABLED="true",
+        NAMESPACE="cpco",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+
+
+def run_cli(env: dict, *args, input=None, timeout=60) -> subprocess.CompletedProcess:
+    """`geodesic-stage ARGS` with no terminal (stdin a pipe or /dev/null, no controlling tty)."""
+    return subprocess.run(
+        [str(BIN / "geodesic-stage"), *args],
+        env=env,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
+    )
+
+
+def run_aws(env: dict, *args, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "aws"), *args], env=env, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+@pytest.fixture
+def shell(env):
+    """A pty bash with stage.sh sourced; close()d after the test."""
+    shells = []
+
+    def start(**kwargs):
+        extra = kwargs.pop("env", {})
+        s = Shell(dict(env, **extra), **kwargs)
+        shells.append(s)
+        return s
+
+    yield start
+    for s in shells:
+        s.close()
+
+
+__all__ = ["ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY"]

@@ -1,0 +1,77 @@
+"""A small HTTP layer in front of moto's STS server, for the tests.
+
+moto accepts any MFA code and counts nothing; this proxy counts the STS calls
+by action, and answers `AccessDenied` for the codes a test declares wrong, as
+AWS does. Everything else goes to moto unchanged.
+"""
+
+import http.client
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REJECTION = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    "<Error><Type>Sender</Type><Code>AccessDenied</Code>"
+    "<Message>MultiFactorAuthentication failed with invalid MFA one time pass code. </Message>"
+    "</Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+)
+
+
+class StsProxy:
+    def __init__(self, upstream: str):
+        parsed = urllib.parse.urlparse(upstream)
+        self.upstream = (parsed.hostname, parsed.port)
+        self.calls = []  # (Action, TokenCode or None)
+        self.rejected_codes = set()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def count(self, action: str) -> int:
+        with self._lock:
+            return sum(1 for a, _ in self.calls if a == action)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                action = params.get("Action", ["?"])[0]
+                code = params.get("TokenCode", [None])[0]
+                with proxy._lock:
+                    proxy.calls.append((action, code))
+                if code is not None and code in proxy.rejected_codes:
+                    self._answer(403, REJECTION.encode(), "text/xml")
+                    return
+                conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request("POST", self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                self._answer(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
+                conn.close()
+
+            def _answer(self, status, data, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
