@@ -1,0 +1,123 @@
+import sys
+
+from geodesic_stage import log
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.stages import TOPOLOGIES
+
+HELP = "write every stage's profile into the AWS config for a topology, keeping all else byte for byte"
+EXAMPLE = (
+    "geodesic-stage init --topology single --namespace cpco --region us-west-2 --root-account-id 323330167063 \\\n"
+    "           --mfa-user admin@cloudposse.co --source-profile cpco --stage prod --stage staging --stage testing"
+)
+STAGE_OPTIONS = False
+
+
+def add_arguments(parser):
+    parser.add_argument("--topology", choices=TOPOLOGIES, help="how the stages map to AWS accounts")
+    parser.add_argument("--namespace", help="first part of each profile name (default: $NAMESPACE)")
+    parser.add_argument("--role", help="last part of each profile name and of the root role (default: admin)")
+    parser.add_argument("--region", help="region of every profile")
+    parser.add_argument("--root-account-id", metavar="ID", help="the root (master) account")
+    mfa = parser.add_mutually_exclusive_group()
+    mfa.add_argument("--mfa-serial", metavar="ARN", help="your MFA device's ARN")
+    mfa.add_argument("--mfa-user", metavar="USER", help="your IAM user in the root account: arn:aws:iam::ROOT:mfa/USER")
+    parser.add_argument("--source-profile", metavar="NAME", help="the profile holding your long-lived keys")
+    parser.add_argument(
+        "--stage", action="append", default=[], metavar="NAME[=ACCOUNT_ID]",
+        help="a stage, repeated; the account id is needed for organization and accounts",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
+    parser.add_argument("--force", action="store_true", help="overwrite profiles of ours that were edited by hand")
+
+
+def run(args, context):
+    from geodesic_stage import awsconfig, configedit, topology
+    from geodesic_stage.textfile import read_text
+
+    inputs = _inputs(args, context)
+    profiles = topology.profiles(inputs)
+    blocks = {p.name: topology.render_profile(p) for p in profiles}
+    path = context.config_path
+    awsconfig.load_profiles(path)  # a file botocore could not read is not ours to rewrite
+    old = read_text(path, "an AWS config file")
+    edit = configedit.apply(old, blocks, force=args.force)
+    if edit.hand_changed:
+        where = ", ".join(f"{name} (line {line})" for name, line in edit.hand_changed)
+        raise ConfigError(
+            f"{path}: not overwriting profiles edited by hand: {where}; "
+            "see the change with --dry-run --force, then pass --force to overwrite them"
+        )
+    if edit.text == old:
+        log.say(f"{path} already holds these {len(blocks)} profiles; nothing to change")
+        return 0
+    if args.dry_run:
+        sys.stdout.write(_diff(path, old, edit.text))
+        return 0
+    configedit.save(path, edit.text)
+    log.say(
+        f"{path}: {len(edit.replaced)} profile(s) updated, {len(edit.appended)} added "
+        f"({', '.join(edit.replaced + edit.appended)}); try: stage use {inputs.stages[-1].name}"
+    )
+    return 0
+
+
+def _inputs(args, context):
+    from geodesic_stage import resolve, topology
+
+    stages_file = context.stages
+    stages = _stages(args.stage, stages_file) if args.stage else tuple(
+        topology.StageInput(name, e.account_id, e.role_arn, e.region, e.profile) for name, e in stages_file.stages.items()
+    )
+    root_stage = next((s for s in stages if s.name == topology.ROOT_STAGE), None)
+    root_account_id = args.root_account_id or stages_file.root_account_id or (root_stage and root_stage.account_id)
+    mfa_serial = args.mfa_serial or stages_file.mfa_serial
+    if args.mfa_user and root_account_id:
+        mfa_serial = topology.mfa_serial_of(root_account_id, args.mfa_user)
+    values = {
+        "--topology organization|accounts|single": args.topology or stages_file.topology,
+        "--namespace NAME": resolve.namespace_of(context.request, stages_file),
+        "--region REGION": args.region or stages_file.region,
+        "--root-account-id ID": root_account_id,
+        "--mfa-serial ARN (or --mfa-user USER)": mfa_serial,
+        "--source-profile NAME": args.source_profile or stages_file.source_profile,
+        "--stage NAME[=ACCOUNT_ID] (once per stage)": stages,
+    }
+    missing = [flag for flag, value in values.items() if not value]
+    if missing:
+        where = f" or set them in {stages_file.path}" if stages_file.path else ""
+        raise ConfigError(f"init needs more to go on; add {', '.join(missing)}{where}")
+    return topology.Inputs(
+        topology=values["--topology organization|accounts|single"],
+        namespace=values["--namespace NAME"],
+        role=resolve.role_of(context.request, stages_file),
+        region=values["--region REGION"],
+        root_account_id=root_account_id,
+        mfa_serial=mfa_serial,
+        source_profile=values["--source-profile NAME"],
+        stages=stages,
+    )
+
+
+def _stages(flags, stages_file):
+    """--stage NAME[=ACCOUNT_ID]; the stages file's entry fills what a flag leaves out."""
+    from geodesic_stage.stages import StageEntry
+    from geodesic_stage.topology import StageInput
+
+    stages = {}
+    for flag in flags:
+        name, _, account_id = flag.partition("=")
+        name, account_id = name.strip(), account_id.strip()
+        if not name or any(c.isspace() or c in "[]" for c in name):
+            raise ConfigError(f"--stage {flag!r}: give a stage name, e.g. --stage testing=126450723953")
+        entry = stages_file.stages.get(name) or StageEntry()
+        stages[name] = StageInput(name, account_id or entry.account_id, entry.role_arn, entry.region, entry.profile)
+    return tuple(stages.values())
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=path, tofile=f"{path} (after init)"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
