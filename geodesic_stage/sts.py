@@ -1,10 +1,13 @@
 """The STS calls, through boto3. Imported only when the cache cannot answer."""
 
 import re
-from typing import Optional
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Optional, Tuple
 
 import boto3
 import botocore.exceptions as bex
+from botocore import UNSIGNED
 from botocore.config import Config
 
 from geodesic_stage import log
@@ -127,3 +130,25 @@ def assume_role(
 def caller_identity(profile: Profile, credentials: Credentials) -> dict:
     response = _call(_client(profile, credentials), "GetCallerIdentity")
     return {k: response.get(k) for k in ("Account", "Arn", "UserId")}
+
+
+def server_date(profile: Optional[Profile]) -> Tuple[datetime, Optional[str]]:
+    """STS's clock: the Date header of a GetCallerIdentity signed with the profile's source keys
+    (unsigned without a profile), and the error code when STS refused the call."""
+    if profile is None:
+        client = boto3.Session().client("sts", region_name=DEFAULT_REGION, config=_CONFIG.merge(Config(signature_version=UNSIGNED)))
+    else:
+        client = _client(profile, None)
+    refused = None
+    try:
+        metadata = client.get_caller_identity()["ResponseMetadata"]
+    except bex.ClientError as e:
+        metadata = e.response.get("ResponseMetadata", {})
+        refused = e.response.get("Error", {}).get("Code", "Unknown")
+    except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
+        raise AwsError(f"cannot reach STS at {client.meta.endpoint_url} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_STS")
+    date = metadata.get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(date), refused
+    except (TypeError, ValueError):
+        raise AwsError(f"STS at {client.meta.endpoint_url} answered without a Date header")

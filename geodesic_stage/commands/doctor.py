@@ -1,0 +1,33 @@
+import os
+import sys
+
+from geodesic_stage.stages import TOPOLOGIES
+
+HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
+EXAMPLE = "geodesic-stage doctor --offline"
+STAGE_OPTIONS = False
+
+
+def add_arguments(parser):
+    parser.add_argument("--namespace", help="namespace of the stage profiles (default: $NAMESPACE)")
+    parser.add_argument("--role", help="role part of the profile names (default: admin)")
+    parser.add_argument("--topology", choices=TOPOLOGIES, help="check against this topology instead of the stages file's or the inferred one")
+    parser.add_argument("--offline", action="store_true", help="skip the checks that call STS (clock skew)")
+
+
+def run(args, context):
+    from geodesic_stage import doctor
+
+    report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    for finding in report.findings:
+        sys.stdout.write(finding.line() + "\n")
+    if not report.findings:
+        names = ", ".join(report.stages)
+        sys.stdout.write(
+            f"ok: {len(report.stages)} stages ({names}) in {context.config_path}, "
+            f"topology {report.topology} ({report.topology_source}); no problems found\n"
+        )
+    else:
+        warnings = len(report.findings) - report.errors
+        sys.stdout.write(f"{report.errors} error(s), {warnings} warning(s)\n")
+    return 1 if report.errors else 0
