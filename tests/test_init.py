@@ -1,0 +1,241 @@
+"""`geodesic-stage init`: every stage's profile for a topology, and not one other byte changed."""
+
+import os
+import shlex
+import stat
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import clean_environ, run_cli
+from geodesic_stage import cli, topology
+from test_topology import ACCOUNTS, cpco
+
+DATA = Path(__file__).resolve().parent / "data"
+GOLDEN = {
+    "single": DATA / "single.config",
+    "organization": DATA / "organization.config",
+    "accounts": DATA / "golden" / "accounts.config",
+}
+TOPOLOGIES = sorted(GOLDEN)
+
+
+def init_args(name: str, *extra: str) -> list:
+    """`init` for the cloudposse example team in the given topology."""
+    stages = [f"{s}={a}" if name != "single" else s for s, a in ACCOUNTS.items()]
+    return [
+        "init", "--topology", name, "--namespace", "cpco", "--region", "us-west-2",
+        "--root-account-id", "323330167063", "--mfa-user", "admin@cloudposse.co", "--source-profile", "cpco",
+        *(f"--stage={s}" for s in stages), *extra,
+    ]
+
+
+@pytest.fixture
+def user(tmp_path, sts):
+    """A user with long-lived keys for `cpco` and no AWS config yet."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text((DATA / "credentials").read_text())
+    env = dict(
+        clean_environ(), HOME=str(home), AWS_ENDPOINT_URL_STS=sts.url, AWS_EC2_METADATA_DISABLED="true",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return home, env
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_init_writes_the_golden_profiles_of_each_topology(user, name):
+    home, env = user
+    result = run_cli(env, *init_args(name))
+    assert result.returncode == 0, result.stderr
+    config = home / ".aws" / "config"
+    assert config.read_bytes() == GOLDEN[name].read_bytes()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert "4 added (cpco-root-admin, cpco-prod-admin, cpco-staging-admin, cpco-testing-admin)" in result.stderr
+
+
+def test_a_second_identical_run_changes_nothing_and_says_so(user):
+    home, env = user
+    assert run_cli(env, *init_args("single")).returncode == 0
+    before = (home / ".aws" / "config").stat()
+    again = run_cli(env, *init_args("single"))
+    assert again.returncode == 0
+    assert "already holds these 4 profiles; nothing to change" in again.stderr
+    after = (home / ".aws" / "config").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_init_replaces_our_profiles_in_place_and_keeps_everything_else(user):
+    """A config written by hand: comments, odd spacing, other sections; testing and root are stale."""
+    home, env = user
+    config = home / ".aws" / "config"
+    config.write_text((DATA / "golden" / "mixed-before.config").read_text())
+    config.chmod(0o640)
+    result = run_cli(env, *init_args("single"))
+    assert result.returncode == 0, result.stderr
+    assert config.read_bytes() == (DATA / "golden" / "mixed-after.config").read_bytes()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o640
+    assert "2 profile(s) updated, 2 added" in result.stderr
+
+
+def test_dry_run_prints_a_unified_diff_and_writes_nothing(user):
+    home, env = user
+    config = home / ".aws" / "config"
+    config.write_text((DATA / "organization.config").read_text())
+    result = run_cli(env, *init_args("single", "--dry-run"))
+    assert result.returncode == 0, result.stderr
+    assert config.read_text() == (DATA / "organization.config").read_text()
+    assert result.stdout.startswith(f"--- {config}\n+++ {config} (after init)\n@@ ")
+    assert "-role_arn=arn:aws:iam::126450723953:role/OrganizationAccountAccessRole\n" in result.stdout
+    assert result.stdout.count("+role_arn=arn:aws:iam::323330167063:role/cpco-root-admin\n") == 3
+
+
+def test_a_profile_edited_by_hand_is_named_and_kept_unless_forced(user):
+    home, env = user
+    config = home / ".aws" / "config"
+    edited = (DATA / "organization.config").read_text().replace(
+        "[profile cpco-prod-admin]\n", "[profile cpco-prod-admin]\nduration_seconds = 43200\n"
+    )
+    config.write_text(edited)
+    refused = run_cli(env, *init_args("single"))
+    assert refused.returncode == 2
+    assert "not overwriting profiles edited by hand: cpco-prod-admin (line 7)" in refused.stderr
+    assert "pass --force" in refused.stderr
+    assert config.read_text() == edited
+    forced = run_cli(env, *init_args("single", "--force"))
+    assert forced.returncode == 0, forced.stderr
+    assert config.read_text() == GOLDEN["single"].read_text()
+
+
+def test_missing_inputs_exit_2_naming_the_flags_to_add(user):
+    _, env = user
+    result = run_cli(env, "init", "--topology", "organization", "--namespace", "cpco", "--stage", "prod=845490276530")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "geodesic-stage: init needs more to go on; add --region REGION, --root-account-id ID, "
+        "--mfa-serial ARN (or --mfa-user USER), --source-profile NAME\n"
+    )
+    no_account = run_cli(env, *init_args("organization"), "--stage", "audit")
+    assert no_account.returncode == 2
+    assert "stage 'audit' has no account id; add --stage audit=ACCOUNT_ID" in no_account.stderr
+
+
+def test_the_stages_file_supplies_the_inputs_and_flags_override_it(user):
+    home, env = user
+    stages = home / ".config" / "geodesic" / "stages.conf"
+    stages.parent.mkdir(parents=True)
+    stages.write_text(
+        "namespace = cpco\ntopology = accounts\nregion = eu-west-1\nroot_account_id = 323330167063\n"
+        "mfa_serial = arn:aws:iam::323330167063:mfa/admin@cloudposse.co\nsource_profile = cpco\n[stages]\n"
+        + "".join(f"[[{s}]]\naccount_id = {a}\n" for s, a in ACCOUNTS.items())
+    )
+    result = run_cli(env, "init", "--region", "us-west-2")
+    assert result.returncode == 0, result.stderr
+    assert (home / ".aws" / "config").read_text() == GOLDEN["accounts"].read_text()
+
+
+def test_aws_config_file_is_honoured_and_a_symlink_stays_a_symlink(user, tmp_path):
+    home, env = user
+    real = tmp_path / "dotfiles" / "aws-config"
+    real.parent.mkdir()
+    real.write_text("[default]\nregion = eu-central-1\n")
+    link = tmp_path / "config-link"
+    link.symlink_to(real)
+    result = run_cli(dict(env, AWS_CONFIG_FILE=str(link)), *init_args("single"))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink()
+    assert real.read_text() == "[default]\nregion = eu-central-1\n\n" + GOLDEN["single"].read_text()
+    assert not (home / ".aws" / "config").exists()
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_stage_use_works_for_every_stage_init_wrote(user, sts, name):
+    """Each stage assumes its topology's role in its account, one MFA code for them all."""
+    _, env = user
+    assert run_cli(env, *init_args(name)).returncode == 0
+    expected = {p.name.split("-")[1]: p for p in topology.profiles(cpco(name))}
+    for stage, profile in expected.items():
+        result = run_cli(env, "use", stage, "--mfa-token", "123456")
+        assert result.returncode == 0, result.stderr
+        exported = dict(shlex.split(line[len("export "):])[0].split("=", 1) for line in result.stdout.splitlines())
+        assert (exported["STAGE"], exported["AWS_PROFILE"], exported["AWS_REGION"]) == (stage, profile.name, "us-west-2")
+        identity = boto3.client(
+            "sts", endpoint_url=sts.url, region_name="us-west-2", aws_access_key_id=exported["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exported["AWS_SECRET_ACCESS_KEY"], aws_session_token=exported["AWS_SESSION_TOKEN"],
+        ).get_caller_identity()
+        assert identity["Arn"].startswith(f"arn:aws:sts::{profile.account_id}:assumed-role/{profile.role_name}/")
+    assert sts.count("GetSessionToken") == 1
+
+
+# Round trip: hypothesis writes AWS config files a person might keep.
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\n\r"), max_size=20)
+_newline = st.sampled_from(["\n", "\n", "\r\n"])
+_comment = st.builds(lambda mark, text, nl: f"{mark}{text}{nl}", st.sampled_from(["#", ";", "  # ", "\t;"]), _text, _newline)
+_blank = st.builds(lambda space, nl: space + nl, st.sampled_from(["", "  ", "\t"]), _newline)
+_setting = st.builds(
+    lambda key, sep, value, nl: f"{key}{sep}{value.strip() or 'x'}{nl}",
+    st.sampled_from(["region", "output", "cli_pager", "sso_region", "endpoint_url", "aws_access_key_id"]),
+    st.sampled_from(["=", " = ", "  =\t", " ="]),
+    _text,
+    _newline,
+)
+_nested = st.just("s3 =\n  endpoint_url = http://127.0.0.1:4566\n  addressing_style = path\n")
+_headers = ["[default]", "[sso-session my-sso]", "[services local]", "[profile other]", "[ profile  spaced ]",
+            "[profile cpco-prod-admin-old]", "[plugins]"]
+
+
+@st.composite
+def _foreign_section(draw, header):
+    lead = draw(st.lists(st.one_of(_comment, _blank), max_size=2))
+    keys = draw(st.lists(st.one_of(_setting, _comment, _blank, _nested), max_size=4).filter(_unique_keys))
+    return "".join(lead) + header + draw(_newline) + "".join(keys)
+
+
+def _unique_keys(lines) -> bool:
+    keys = [line.split("=")[0].strip() for line in lines if "=" in line and not line.lstrip().startswith(("#", ";"))]
+    return len(keys) == len(set(keys))
+
+
+def _stale(profile) -> str:
+    """Our profile as an earlier init with other inputs wrote it."""
+    return topology.render_profile(profile).replace("us-west-2", "eu-west-1")
+
+
+@st.composite
+def configs(draw):
+    """(chunks, ours) where a chunk is text or the name of one of our profiles already in the file."""
+    name = draw(st.sampled_from(TOPOLOGIES))
+    profiles = topology.profiles(cpco(name))
+    headers = draw(st.permutations(_headers))[: draw(st.integers(0, len(_headers)))]
+    chunks = [draw(_foreign_section(h)) for h in headers]
+    for profile in draw(st.lists(st.sampled_from(profiles), unique=True, max_size=len(profiles))):
+        chunks.insert(draw(st.integers(0, len(chunks))), profile)
+    if chunks and isinstance(chunks[-1], str) and draw(st.booleans()):
+        chunks[-1] = chunks[-1].rstrip("\n")
+    return name, profiles, chunks
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_init_keeps_every_byte_outside_our_profiles_and_twice_is_a_no_op(case):
+    name, profiles, chunks = case
+    before = "".join(c if isinstance(c, str) else _stale(c) for c in chunks)
+    with tempfile.TemporaryDirectory() as home:
+        config = Path(home) / "config"
+        config.write_bytes(before.encode())
+        with mock.patch.dict(os.environ, dict(clean_environ(), HOME=home, AWS_CONFIG_FILE=str(config)), clear=True):
+            assert cli.main(init_args(name)) == 0
+            after = config.read_bytes().decode()
+            assert cli.main(init_args(name)) == 0
+            assert config.read_bytes().decode() == after
+    kept = "".join(c if isinstance(c, str) else topology.render_profile(c) for c in chunks)
+    assert after.startswith(kept)
+    added = after[len(kept):]
+    present = [c.name for c in chunks if not isinstance(c, str)]
+    assert added.lstrip("\n") == topology.render([p for p in profiles if p.name not in present])
+    assert set(added[: len(added) - len(added.lstrip("\n"))]) <= {"\n"}
