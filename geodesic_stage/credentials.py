@@ -54,17 +54,19 @@ def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     from geodesic_stage import sts
 
     profile = stage.profile
+    # --duration, else the profile's duration_seconds, as the AWS CLI reads it.
+    duration = settings.role_seconds or profile.duration_seconds
     if not profile.mfa_serial:
-        creds, user = sts.assume_role(profile, duration=settings.role_seconds)
+        creds, user = sts.assume_role(profile, duration=duration)
         session_expiration = creds.expiration
     elif settings.mfa_mode == "direct":
-        creds, user = _with_code(
-            mfa, profile, lambda code: sts.assume_role(profile, code=code, duration=settings.role_seconds)
-        )
+        creds, user = _with_code(mfa, profile, lambda code: sts.assume_role(profile, code=code, duration=duration))
         session_expiration = creds.expiration
     else:
         mfa_session = _mfa_session(profile, settings, mfa)
-        duration = min(settings.role_seconds or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
+        if duration and duration > CHAINED_ROLE_SECONDS:
+            log.debug(f"role sessions from an MFA session last at most {CHAINED_ROLE_SECONDS} s; --direct gives longer")
+        duration = min(duration or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
         creds, user = sts.assume_role(profile, credentials=mfa_session, duration=duration)
         session_expiration = mfa_session.expiration
     _store(cache.role_cache(), cache.cli_cache_key(profile), cache.entry_from_credentials(creds, user))

@@ -1,16 +1,19 @@
 """Shared fixtures: moto's STS server on 127.0.0.1, a counting proxy in front of
 it, a sandbox HOME holding the spec's example configs, the CLI and a pty bash."""
 
+import glob
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from ptyshell import ROOT, Shell
+from ptyshell import MFA_PROMPT, ROOT, Shell
 from stsproxy import StsProxy
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -29,12 +32,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_url():
+@contextmanager
+def start_moto(environ=None):
+    """moto's STS server on a free port (`environ`: e.g. a fake clock); gives its URL, stops it after."""
     port = _free_port()
     log = open(os.devnull, "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
+        env=environ,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -46,9 +51,17 @@ def moto_url():
                 server.kill()
                 raise RuntimeError("moto server did not start")
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    with start_moto() as url:
+        yield url
 
 
 @pytest.fixture
@@ -63,6 +76,51 @@ def clean_environ() -> dict:
     """The test runner's environment without anything AWS or stage related."""
     drop = ("AWS_", "GEODESIC_", "STAGE", "NAMESPACE", "ASSUME_ROLE", "PROMPT_", "PS1", "BASH_ENV", "ENV")
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+class FakeClock:
+    """libfaketime for every process started with `env`: `advance(seconds)` moves their clock
+    while they run (the wall clock only; monotonic timeouts stay real)."""
+
+    LIBRARY = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
+
+    def __init__(self, path: Path):
+        if self.LIBRARY is None:
+            raise RuntimeError("libfaketime is not installed (apt-get install libfaketime)")
+        self.path = path
+        self.offset = 0
+        self._write()
+        self.env = dict(
+            LD_PRELOAD=self.LIBRARY,
+            FAKETIME_TIMESTAMP_FILE=str(path),
+            FAKETIME_NO_CACHE="1",
+            FAKETIME_DONT_FAKE_MONOTONIC="1",
+        )
+
+    def advance(self, seconds: int) -> None:
+        self.offset += seconds
+        self._write()
+
+    def _write(self) -> None:
+        # Atomic, so a process reading the file mid-move never sees it empty.
+        temp = self.path.with_suffix(".tmp")
+        temp.write_text(f"+{self.offset}\n")
+        os.replace(temp, self.path)
+
+
+@pytest.fixture
+def fake_clock(tmp_path):
+    return FakeClock(tmp_path / "faketime")
+
+
+@pytest.fixture
+def fake_sts(fake_clock):
+    """A counting proxy in front of a moto of its own that reads `fake_clock`, so the credentials
+    it issues expire on the same clock as the processes under test."""
+    with start_moto(dict(os.environ, **fake_clock.env)) as url:
+        proxy = StsProxy(url)
+        yield proxy
+        proxy.close()
 
 
 @pytest.fixture(params=TOPOLOGIES)
@@ -118,6 +176,12 @@ def run_aws(env: dict, *args, timeout=60) -> subprocess.CompletedProcess:
     )
 
 
+def mfa_prompts(*shells) -> int:
+    """How many times these shells asked for an MFA code (prompt_toolkit redraws a prompt once answered)."""
+    asked = re.compile(f"(?:{re.escape(MFA_PROMPT)}\\s*)+")
+    return sum(len(asked.findall("".join(s.transcript))) for s in shells)
+
+
 @pytest.fixture
 def shell(env):
     """A pty bash with stage.sh sourced; close()d after the test."""
@@ -134,4 +198,4 @@ def shell(env):
         s.close()
 
 
-__all__ = ["ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY"]
+__all__ = ["ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]

@@ -23,6 +23,9 @@ class StsProxy:
         parsed = urllib.parse.urlparse(upstream)
         self.upstream = (parsed.hostname, parsed.port)
         self.calls = []  # (Action, TokenCode or None)
+        # Each call's query parameters (STS bodies hold no secrets) and whether it was signed
+        # with session credentials (the token itself is not kept).
+        self.requests = []
         self.rejected_codes = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -35,9 +38,15 @@ class StsProxy:
         with self._lock:
             return sum(1 for a, _ in self.calls if a == action)
 
+    def parameters(self, action: str) -> list:
+        """The parameters of every `action` call so far, e.g. [{"DurationSeconds": "43200", ...}]."""
+        with self._lock:
+            return [dict(r) for r in self.requests if r["Action"] == action]
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.requests.clear()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -57,6 +66,13 @@ class StsProxy:
                 code = params.get("TokenCode", [None])[0]
                 with proxy._lock:
                     proxy.calls.append((action, code))
+                    proxy.requests.append(
+                        dict(
+                            {k: v[0] for k, v in params.items()},
+                            Action=action,
+                            WithSessionToken="X-Amz-Security-Token" in self.headers,
+                        )
+                    )
                 if code is not None and code in proxy.rejected_codes:
                     self._answer(403, REJECTION.encode(), "text/xml")
                     return
