@@ -151,7 +151,7 @@ def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, d
         if missing:
             findings.append(error(
                 f"source profile {source!r} has no {' or '.join(missing)}",
-                f"add them under [{source}] in {path} (aws configure --profile {source})",
+                f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings
 
@@ -275,7 +275,7 @@ def _open_to_others(path: str) -> bool:
         return False
 
 
-def check_clock(profile: Optional[Profile]) -> List[Finding]:
+def check_clock(profile: Profile) -> List[Finding]:
     """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much."""
     from geodesic_stage import sts
 
@@ -290,12 +290,13 @@ def check_clock(profile: Optional[Profile]) -> List[Finding]:
     skew = (date - local).total_seconds()
     if abs(skew) > MAX_SKEW_SECONDS:
         direction = "behind" if skew > 0 else "ahead of"
+        minutes, seconds = divmod(round(abs(skew)), 60)
         return [error(
-            f"this clock is {abs(int(skew)) // 60} min {abs(int(skew)) % 60} s {direction} STS "
+            f"this clock is {minutes} min {seconds} s {direction} STS "
             "(AWS rejects signatures more than 5 minutes off)",
             "sync the clock (timedatectl set-ntp true; on a laptop, restart Docker Desktop)",
         )]
-    if refused and profile is not None:
+    if refused:
         return [error(
             f"STS refused the keys of source profile {profile.source_profile!r} ({refused})",
             f"check or rotate the keys under [{profile.source_profile}] in {awsconfig.credentials_path()}",
@@ -323,8 +324,11 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
         root = topology.root_account(stages, context.stages.root_account_id)
         report.findings += check_topology(report.topology, stages, root)
     report.findings += check_cache()
-    if not offline:
-        # Signed with source keys that look usable, so a refusal of the keys shows too; else unsigned.
-        signer = next((p for p in stages.values() if p.source_profile), None) if not source_findings else None
+    signer = next((p for p in stages.values() if p.source_profile), None)
+    if not offline and signer and not source_findings:
         report.findings += check_clock(signer)
+    elif not offline and stages:
+        report.findings.append(warning(
+            "clock not checked against STS: no usable source keys to sign the call", "fix the source profile first"
+        ))
     return report

@@ -7,7 +7,6 @@ from typing import Optional, Tuple
 
 import boto3
 import botocore.exceptions as bex
-from botocore import UNSIGNED
 from botocore.config import Config
 
 from geodesic_stage import log
@@ -132,13 +131,10 @@ def caller_identity(profile: Profile, credentials: Credentials) -> dict:
     return {k: response.get(k) for k in ("Account", "Arn", "UserId")}
 
 
-def server_date(profile: Optional[Profile]) -> Tuple[datetime, Optional[str]]:
-    """STS's clock: the Date header of a GetCallerIdentity signed with the profile's source keys
-    (unsigned without a profile), and the error code when STS refused the call."""
-    if profile is None:
-        client = boto3.Session().client("sts", region_name=DEFAULT_REGION, config=_CONFIG.merge(Config(signature_version=UNSIGNED)))
-    else:
-        client = _client(profile, None)
+def server_date(profile: Profile) -> Tuple[datetime, Optional[str]]:
+    """STS's clock: the Date header of a GetCallerIdentity signed with the profile's source keys,
+    and the error code when STS refused the call (its answer still carries the date)."""
+    client = _client(profile, None)
     refused = None
     try:
         metadata = client.get_caller_identity()["ResponseMetadata"]

@@ -1,0 +1,217 @@
+"""`geodesic-stage doctor`: one line per finding with its fix; exit 1 on any error, 0 on warnings only."""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_environ, run_cli
+from test_init import GOLDEN, TOPOLOGIES
+
+DATA = Path(__file__).resolve().parent / "data"
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+ROOT_ROLE = "arn:aws:iam::323330167063:role/cpco-root-admin"
+
+
+@pytest.fixture
+def user(tmp_path, sts):
+    """A user whose AWS config is given by the test: `user(config_text, stages=None)` gives the env."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text((DATA / "credentials").read_text())
+
+    def make(config: str, stages: str = None) -> dict:
+        (home / ".aws" / "config").write_text(config)
+        if stages is not None:
+            (home / ".config" / "geodesic").mkdir(parents=True)
+            (home / ".config" / "geodesic" / "stages.conf").write_text(stages)
+        return dict(
+            clean_environ(), HOME=str(home), AWS_ENDPOINT_URL_STS=sts.url, AWS_EC2_METADATA_DISABLED="true",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+
+    make.home = home
+    make.config = home / ".aws" / "config"
+    return make
+
+
+def golden(name: str, *edits) -> str:
+    text = GOLDEN[name].read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+@pytest.mark.parametrize("name", TOPOLOGIES)
+def test_a_config_init_wrote_is_ok_including_the_clock(user, sts, name):
+    env = user(golden(name))
+    result = run_cli(env, "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == (
+        f"ok: 4 stages (prod, root, staging, testing) in {user.config}, "
+        f"topology {name} (inferred from the profiles); no problems found\n"
+    )
+    assert sts.count("GetCallerIdentity") == 1
+
+
+def test_single_declared_by_the_stages_file_catches_the_old_aws_config_setup_mistake(user):
+    """geodesic's aws-config-setup gave each stage its own role name in the one account."""
+    env = user(
+        golden(
+            "single",
+            ("[profile cpco-staging-admin]\nregion=us-west-2\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin\nmfa_serial=arn:aws:iam::323330167063:",
+             "[profile cpco-staging-admin]\nregion=us-west-2\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin\nmfa_serial=arn:aws:iam::215480124567:"),
+            ("[profile cpco-testing-admin]\nregion=us-west-2\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin",
+             "[profile cpco-testing-admin]\nregion=us-west-2\nrole_arn=arn:aws:iam::323330167063:role/cpco-testing-admin"),
+        ),
+        stages="namespace = cpco\ntopology = single\n",
+    )
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "error: profile cpco-staging-admin: mfa_serial is in account 215480124567, not the root account 323330167063; "
+        "fix: set mfa_serial=arn:aws:iam::323330167063:mfa/admin@cloudposse.co",
+        "error: profile cpco-testing-admin assumes arn:aws:iam::323330167063:role/cpco-testing-admin; in the single "
+        f"topology every stage assumes {ROOT_ROLE}; fix: set role_arn={ROOT_ROLE}",
+        "2 error(s), 0 warning(s)",
+    ]
+
+
+def test_organization_inferred_catches_a_member_off_its_access_role_and_a_shared_account(user):
+    env = user(golden(
+        "organization",
+        ("[profile cpco-root-admin]\nregion=us-west-2\n", "[profile cpco-root-admin]\n"),
+        ("arn:aws:iam::845490276530:role/OrganizationAccountAccessRole", "arn:aws:iam::845490276530:role/cpco-prod-admin"),
+        ("arn:aws:iam::215480124567:role/OrganizationAccountAccessRole", "arn:aws:iam::126450723953:role/OrganizationAccountAccessRole"),
+    ))
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "warning: profile cpco-root-admin has no region; fix: add region=REGION (e.g. us-west-2) to the profile",
+        "error: profile cpco-prod-admin assumes arn:aws:iam::845490276530:role/cpco-prod-admin; in an organization each "
+        "member stage assumes OrganizationAccountAccessRole; "
+        "fix: set role_arn=arn:aws:iam::845490276530:role/OrganizationAccountAccessRole",
+        "error: profile cpco-testing-admin is in account 126450723953, which stage 'staging' already uses; in the "
+        "organization topology each stage has an account of its own; "
+        "fix: set role_arn to a role in this stage's own account (one account for all is the single topology)",
+        "2 error(s), 1 warning(s)",
+    ]
+
+
+def test_accounts_catches_the_access_role_a_bad_arn_and_a_missing_secret_without_printing_keys(user):
+    env = user(golden(
+        "accounts",
+        ("arn:aws:iam::845490276530:role/cpco-prod-admin", "arn:aws:iam::84549027653:role/cpco-prod-admin"),
+        ("arn:aws:iam::126450723953:role/cpco-testing-admin", "arn:aws:iam::126450723953:role/OrganizationAccountAccessRole"),
+    ))
+    credentials = user.home / ".aws" / "credentials"
+    credentials.write_text("[cpco]\naws_access_key_id=AKIAIOSFODNN7EXAMPLE\n")
+    result = run_cli(env, "doctor", "--topology", "accounts")
+    assert result.returncode == 1, result.stderr
+    assert not result.stderr, result.stderr
+    assert result.stdout.splitlines() == [
+        "error: profile cpco-prod-admin: role_arn 'arn:aws:iam::84549027653:role/cpco-prod-admin' is not an IAM role "
+        "ARN; fix: set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
+        f"error: source profile 'cpco' has no aws_secret_access_key; fix: add aws_secret_access_key under [cpco] in "
+        f"{credentials} (aws configure --profile cpco)",
+        "error: profile cpco-testing-admin assumes OrganizationAccountAccessRole, which trusts a management account the "
+        "accounts topology does not hold; fix: set role_arn=arn:aws:iam::126450723953:role/cpco-testing-admin",
+        "warning: clock not checked against STS: no usable source keys to sign the call; fix: fix the source profile first",
+        "3 error(s), 1 warning(s)",
+    ]
+    assert "AKIAIOSFODNN7EXAMPLE" not in result.stdout + result.stderr
+
+
+def test_warnings_alone_exit_0(user):
+    env = user(golden("single", ("[profile cpco-prod-admin]\nregion=us-west-2\n", "[profile cpco-prod-admin]\n")))
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [
+        "warning: profile cpco-prod-admin has no region; fix: add region=REGION (e.g. us-west-2) to the profile",
+        "0 error(s), 1 warning(s)",
+    ]
+
+
+def test_namespace_and_stage_in_the_environment_must_match_a_profile(user):
+    env = dict(user(golden("single")), NAMESPACE="acme", STAGE="qa")
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"error: NAMESPACE=acme matches no profile in {user.config} (found cpco-prod-admin, cpco-root-admin, "
+        "cpco-staging-admin, cpco-testing-admin); fix: set NAMESPACE (or --namespace, or namespace in the stages "
+        "file) to the namespace of these profiles",
+        "error: STAGE=qa is not a stage here (stages: prod, root, staging, testing); fix: export STAGE as one of "
+        "them, or add that stage with 'geodesic-stage init --stage NAME=ACCOUNT_ID'",
+        "2 error(s), 0 warning(s)",
+    ]
+
+
+def test_aws_config_file_pointing_nowhere_is_an_error(user, tmp_path):
+    env = dict(user(golden("single")), AWS_CONFIG_FILE=str(tmp_path / "nowhere"))
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"error: AWS_CONFIG_FILE={tmp_path / 'nowhere'} does not exist; fix: point AWS_CONFIG_FILE at your AWS config "
+        "file, or unset it to use ~/.aws/config",
+        "1 error(s), 0 warning(s)",
+    ]
+
+
+def test_a_cache_others_can_read_is_an_error(user):
+    env = user(golden("organization"))
+    directory = user.home / ".aws" / "cli" / "cache"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    (directory / "0123abcd.json").write_text("{}")
+    (directory / "0123abcd.json").chmod(0o644)
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"error: {directory} is open to others (mode 755); fix: chmod 700 {directory}",
+        f"error: 1 cache file(s) in {directory} open to others (0123abcd.json); fix: chmod 600 {directory}/*.json",
+        "2 error(s), 0 warning(s)",
+    ]
+
+
+@pytest.mark.parametrize("shift, says", [("+10m", "ahead of"), ("-10m", "behind")])
+def test_a_clock_ten_minutes_off_from_motos_date_header_is_an_error(user, moto_url, shift, says):
+    """Docker on a laptop drifts; this shell's clock is moved, moto's is the true one."""
+    env = dict(
+        user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url,
+        LD_PRELOAD=FAKETIME, FAKETIME=shift, FAKETIME_DONT_FAKE_MONOTONIC="1",
+    )
+    result = run_cli(env, "doctor")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[1] == "1 error(s), 0 warning(s)"
+    assert lines[0].startswith("error: this clock is 10 min ")
+    assert lines[0].endswith(
+        f" s {says} STS (AWS rejects signatures more than 5 minutes off); "
+        "fix: sync the clock (timedatectl set-ntp true; on a laptop, restart Docker Desktop)"
+    )
+
+
+def test_a_clock_four_minutes_off_is_within_what_aws_accepts(user, moto_url):
+    env = dict(
+        user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url,
+        LD_PRELOAD=FAKETIME, FAKETIME="-4m", FAKETIME_DONT_FAKE_MONOTONIC="1",
+    )
+    result = run_cli(env, "doctor")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("ok: 4 stages")
+
+
+def test_sts_out_of_reach_is_an_error_that_offline_skips(user):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = dict(user(golden("single")), AWS_ENDPOINT_URL_STS=closed)
+    result = run_cli(env, "doctor")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"error: cannot reach STS at {closed} (EndpointConnectionError); "
+        "fix: check the network or AWS_ENDPOINT_URL_STS, or pass --offline",
+        "1 error(s), 0 warning(s)",
+    ]
+    assert run_cli(env, "doctor", "--offline").returncode == 0
