@@ -53,7 +53,7 @@ def load_profiles(path: str = "") -> Dict[str, Section]:
         if len(words) == 2 and words[0] == "profile":
             profiles[words[1]] = dict(parser.items(section))
         elif section == "default":
-            profiles.setdefault("default", dict(parser.items(section)))
+            profiles["default"] = dict(parser.items(section))  # the later of [default] and [profile default] wins, as in botocore
     return profiles
 
 

@@ -32,8 +32,14 @@ def parse_timestamp(text: str) -> datetime:
     value = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=timezone.utc)
     if zone and zone[0] in "+-":
         digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        value -= offset if zone[0] == "+" else -offset
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"not a timestamp: {text!r:.60}")
+        offset = timedelta(hours=hours, minutes=minutes)
+        try:
+            value -= offset if zone[0] == "+" else -offset
+        except OverflowError:  # callers treat a bad timestamp as ValueError only
+            raise ValueError(f"out of range: {text!r:.60}")
     return value
 
 

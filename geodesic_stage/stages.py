@@ -62,6 +62,7 @@ def load_stages(path: Optional[str] = None) -> StagesFile:
     try:
         raw = ConfigObj(lines, file_error=False, list_values=False, interpolation=False)
     except ConfigObjError as e:
+        e = (getattr(e, "errors", None) or [e])[0]  # configobj wraps several errors in one without a line
         line = getattr(e, "line_number", None)
         where = f"{path}:{line}" if line else path
         raise ConfigError(f"{where}: {str(e).split(' at line')[0].rstrip('.')}; fix the stages file")
@@ -94,10 +95,10 @@ def _build(path: str, raw) -> StagesFile:
         raise ConfigError(f"{path}: session_duration = {session_duration!r}; give it in seconds, e.g. 43200")
 
     stages_section = raw.get("stages", {})
-    if not hasattr(stages_section, "sections"):
+    if not isinstance(stages_section, dict):
         raise ConfigError(f"{path}: 'stages' must be a [stages] section")
     stages = {}
-    for name in stages_section.sections:
+    for name in getattr(stages_section, "sections", ()):
         entry = stages_section[name]
         stages[name] = StageEntry(**{
             key: _text(path, entry, key, f"[stages][[{name}]] ")
