@@ -1,0 +1,269 @@
+"""Broken config files: one ConfigError naming the file (and the line), never a traceback."""
+
+import subprocess
+
+import botocore.configloader
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import BIN, clean_environ
+from geodesic_stage import awsconfig
+from geodesic_stage.errors import ConfigError, StageError
+from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
+
+READERS = {
+    "AWS config": awsconfig.load_profiles,
+    "AWS credentials": awsconfig.load_credentials,
+    "stages file": load_stages,
+}
+
+
+def write(path, content) -> str:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return str(path)
+
+
+def config_error(reader, path) -> str:
+    """The one-line message the reader refuses `path` with."""
+    with pytest.raises(ConfigError) as error:
+        reader(path)
+    assert error.value.exit_code == 2
+    assert "\n" not in error.value.message
+    return error.value.message
+
+
+@pytest.fixture(params=list(READERS))
+def reader(request):
+    return READERS[request.param]
+
+
+@pytest.mark.parametrize(
+    "content, line",
+    [
+        ("[cpco]\nregion = us-west-2\n\n[cpco]\nregion = eu-west-1\n", 4),
+        ("[cpco]\nregion = us-west-2\nregion = eu-west-1\n", 3),
+        ("[cpco]\nregion = us-west-2\nthis line is not INI\n", 3),
+        (b"[cpco]\nregion = us-west-2\nrole_arn = \xff\xfe\x00junk\n", 3),
+        (b"[cpco]\nregion = us-west-2\x00\n", 2),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1),
+    ],
+    ids=["duplicate-section", "duplicate-key", "not-ini", "binary-junk", "nul-byte", "binary-file"],
+)
+def test_a_malformed_file_is_refused_with_its_name_and_line(tmp_path, reader, content, line):
+    path = write(tmp_path / "file", content)
+    assert config_error(reader, path).startswith(f"{path}:{line}: ")
+
+
+@pytest.mark.parametrize("reader_name", ["AWS config", "AWS credentials"])
+def test_a_setting_before_any_section_in_an_aws_file_names_its_line(tmp_path, reader_name):
+    path = write(tmp_path / "config", "# my config\nregion = us-west-2\n[default]\n")
+    message = config_error(READERS[reader_name], path)
+    assert message.startswith(f"{path}:2: a setting before any [section] header")
+
+
+def test_top_level_settings_are_what_a_stages_file_starts_with(tmp_path):
+    path = write(tmp_path / "stages.conf", "namespace = cpco\nregion = us-west-2\ntopology = single\n")
+    stages = load_stages(path)
+    assert (stages.namespace, stages.region, stages.topology, stages.stages) == ("cpco", "us-west-2", "single", {})
+
+
+def test_a_directory_instead_of_a_file_is_refused(tmp_path, reader):
+    (tmp_path / "config").mkdir()
+    message = config_error(reader, str(tmp_path / "config"))
+    assert message.startswith(f"{tmp_path / 'config'}: is a directory")
+
+
+def test_a_path_through_a_regular_file_is_refused_as_unreadable(tmp_path, reader):
+    blocker = write(tmp_path / "aws", "not a directory")
+    message = config_error(reader, f"{blocker}/config")
+    assert message == (
+        f"{blocker}/config: cannot read {'a stages file' if reader is load_stages else 'an AWS config file'} "
+        "(Not a directory); check its owner and mode"
+    )
+
+
+def test_an_empty_aws_file_has_no_profiles(tmp_path):
+    path = write(tmp_path / "config", "")
+    assert awsconfig.load_profiles(path) == {}
+    assert awsconfig.load_credentials(path) == {}
+
+
+def test_an_empty_stages_file_means_the_defaults(tmp_path):
+    stages = load_stages(write(tmp_path / "stages.conf", ""))
+    assert stages.stages == {} and stages.mfa_mode == "session"
+    assert stages.session_duration == DEFAULT_SESSION_SECONDS
+
+
+def test_a_missing_aws_file_has_no_profiles(tmp_path):
+    assert awsconfig.load_profiles(str(tmp_path / "absent")) == {}
+
+
+def run_cli_without_root_powers(env: dict, *args):
+    """The CLI as root minus the capabilities that let root read any file whatever its mode."""
+    return subprocess.run(
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", str(BIN / "geodesic-stage"), *args],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "GEODESIC_STAGE_CONFIG"])
+def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, variable):
+    unreadable = tmp_path / "unreadable"
+    write(unreadable, "[profile cpco-testing-admin]\nrole_arn = arn:aws:iam::1:role/x\n")
+    unreadable.chmod(0)
+    env = dict(clean_environ(), HOME=str(tmp_path), NAMESPACE="cpco", AWS_EC2_METADATA_DISABLED="true",
+               AWS_ENDPOINT_URL_STS="http://127.0.0.1:9", **{variable: str(unreadable)})
+    result = run_cli_without_root_powers(env, "use", "testing", "--no-prompt")
+    kind = "an AWS config file" if variable == "AWS_CONFIG_FILE" else "a stages file"
+    assert result.stderr == f"geodesic-stage: {unreadable}: cannot read {kind} (Permission denied); check its owner and mode\n"
+    assert result.returncode == 2
+    assert result.stdout == ""
+
+
+def stages_file(tmp_path, text):
+    return write(tmp_path / "stages.conf", text)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("topology = mesh\n", "topology = 'mesh'; use one of organization, accounts, single"),
+        ("mfa_mode = always\n", "mfa_mode = 'always'; use session or direct"),
+        ("session_duration = 12h\n", "session_duration = '12h'; give it in seconds, e.g. 43200"),
+        ("stages = testing\n", "'stages' must be a [stages] section"),
+        ("[namespace]\nname = cpco\n", "namespace must be a single value, not a section"),
+        ("[stages]\n[[testing]]\n[[[profile]]]\nname = x\n", "[stages][[testing]] profile must be a single value, not a section"),
+    ],
+    ids=["topology", "mfa-mode", "session-duration", "stages-not-a-section", "value-as-section", "entry-value-as-section"],
+)
+def test_a_stages_file_with_a_wrong_setting_says_what_to_use(tmp_path, text, message):
+    path = stages_file(tmp_path, text)
+    assert config_error(load_stages, path) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    "text, line, what",
+    [
+        ("[stages]\n[[testing]]\nprofile = a\n[[testing]]\n", 4, "Duplicate section name"),
+        ("[stages]\n[[[testing]]]\n", 2, "Section too nested"),
+        ("namespace = '''cpco\n", 1, "Parse error in multiline value"),
+        ("namespace = cpco\njunk\nmore junk\n", 2, "Invalid line ('junk')"),
+    ],
+    ids=["duplicate-stage", "too-nested", "open-triple-quote", "several-errors"],
+)
+def test_a_stages_file_that_configobj_cannot_parse_names_the_line(tmp_path, text, line, what):
+    path = stages_file(tmp_path, text)
+    assert config_error(load_stages, path).startswith(f"{path}:{line}: {what}")
+
+
+def test_a_stages_file_reads_its_settings_and_stages(tmp_path):
+    path = stages_file(tmp_path, """\
+# the team's stages
+namespace = cpco
+role = admin
+region = us-west-2
+topology = organization
+mfa_mode = direct
+session_duration = 3600
+[stages]
+  [[testing]]
+  account_id = 126450723953
+  region = eu-west-1
+  [[legacy]]
+  profile = old-testing
+  role_arn = arn:aws:iam::111111111111:role/Legacy
+""")
+    stages = load_stages(path)
+    assert (stages.namespace, stages.topology, stages.mfa_mode, stages.session_duration) == (
+        "cpco", "organization", "direct", 3600
+    )
+    assert stages.stages == {
+        "testing": StageEntry(account_id="126450723953", region="eu-west-1"),
+        "legacy": StageEntry(profile="old-testing", role_arn="arn:aws:iam::111111111111:role/Legacy"),
+    }
+
+
+def test_geodesic_stage_config_pointing_at_nothing_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEODESIC_STAGE_CONFIG", str(tmp_path / "absent.conf"))
+    assert config_error(load_stages, str(tmp_path / "absent.conf")).endswith("GEODESIC_STAGE_CONFIG points at it)")
+
+
+# Text that looks like INI to a fuzzer: headers with odd brackets, settings, quotes, continuations, junk.
+WORD = st.text(st.sampled_from("ab-_.=:#;[]'\"\\ \t$%{}é\u2028\r\x0b\x0c"), max_size=8)
+LINE = st.one_of(
+    st.builds(lambda o, w, c: "[" * o + w + "]" * c, st.integers(0, 4), WORD, st.integers(0, 4)),
+    st.builds(lambda k, sep, v: k + sep + v, WORD, st.sampled_from(["=", " = ", ":", " : ", "=\n  "]), WORD),
+    st.sampled_from(["", "  ", "'''", '"""', "a = '''", 'b = """x', "    indented = 1", "[stages]", "[[s]]",
+                     "[profile x]", "[default]", "#", ";", "[DEFAULT]", "%(x)s", "stages = x", "mfa_mode = x"]),
+    st.text(max_size=20),
+)
+
+@st.composite
+def junk_files(draw) -> bytes:
+    """INI-ish lines with any line ending, sometimes with raw bytes spliced in somewhere."""
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    data = newline.join(draw(st.lists(LINE, max_size=20))).encode("utf-8", "surrogatepass")
+    cut = draw(st.integers(0, len(data)))
+    return data[:cut] + draw(st.one_of(st.just(b""), st.binary(min_size=1, max_size=6))) + data[cut:]
+
+
+@pytest.mark.parametrize("reader_name", list(READERS))
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=junk_files())
+def test_fuzzed_files_are_read_or_refused_with_a_config_error(tmp_path, reader_name, content):
+    path = write(tmp_path / "fuzzed", content)
+    try:
+        READERS[reader_name](path)
+    except StageError as error:
+        assert error.message.startswith(path) and "\n" not in error.message
+
+
+# Valid AWS configs with every kind of section botocore knows.
+PROFILE_NAME = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_.@+ÄéŁ"), min_size=1, max_size=12)
+KEY = st.builds(str.__add__, st.sampled_from("abcdefghijklmnopqrstuvwxyz"), st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789_"), max_size=10))
+VALUE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30).map(str.strip)
+NESTED = st.dictionaries(KEY, VALUE.map(lambda value: value or "x"), min_size=1, max_size=3)
+SETTINGS = st.dictionaries(KEY, st.one_of(VALUE, NESTED), max_size=5)
+
+
+def ini_section(header: str, settings_: dict) -> str:
+    lines = [f"[{header}]"]
+    for key, value in settings_.items():
+        if isinstance(value, dict):
+            lines += [f"{key} ="] + [f"    {k} = {v}" for k, v in value.items()]
+        else:
+            lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+SECTIONS = st.lists(
+    st.tuples(st.sampled_from(["profile", "sso-session", "services", "default"]), PROFILE_NAME, SETTINGS),
+    max_size=8,
+    unique_by=lambda s: (s[0], s[1]) if s[0] != "default" else "default",
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sections=SECTIONS)
+def test_aws_config_profiles_are_the_ones_botocore_sees(tmp_path, sections):
+    text = "# generated\n" + "\n".join(
+        ini_section(kind if kind == "default" else f"{kind} {name}", values) for kind, name, values in sections
+    )
+    path = write(tmp_path / "config", text)
+    ours = awsconfig.load_profiles(path)
+    theirs = botocore.configloader.load_config(path)["profiles"]
+    assert {name: sorted(values) for name, values in ours.items()} == {
+        name: sorted(values) for name, values in theirs.items()
+    }
+    for name, values in theirs.items():
+        for key, value in values.items():
+            if isinstance(value, str):
+                assert ours[name][key] == value
+
+
+def test_profile_default_and_default_section_resolve_as_botocore_does(tmp_path):
+    for order in (("default", "profile default"), ("profile default", "default")):
+        text = "".join(f"[{header}]\nregion = {header.replace(' ', '-')}\n" for header in order)
+        path = write(tmp_path / "config", text)
+        assert awsconfig.load_profiles(path) == botocore.configloader.load_config(path)["profiles"]

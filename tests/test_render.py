@@ -1,0 +1,195 @@
+"""What `stage use`, `stage logout` and `geodesic-stage env` print: quoted so hostile values never run."""
+
+import json
+import os
+import re
+import subprocess
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geodesic_stage import shell
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.model import Credentials, Profile, Session, Stage
+
+EXPIRES = datetime(2026, 11, 29, 3, 6, 21, tzinfo=timezone.utc)
+SESSION_EXPIRES = datetime(2026, 11, 29, 14, 6, 21, tzinfo=timezone.utc)
+# Relative to the directory bash runs in (the `workdir` fixture).
+CANARY = "executed"
+# Ways a value could break out of its quoting, each of which would create the canary file if run.
+INJECTIONS = [
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    f"'; touch {CANARY}; '",
+    f"'$(touch {CANARY})'",
+    f'"; touch {CANARY}; "',
+    f"\ntouch {CANARY}\n",
+    f"';touch {CANARY};'\n",
+    f"'\\''; touch {CANARY} #",
+    f"; touch {CANARY}",
+    f"&& touch {CANARY}",
+    f"| touch {CANARY}",
+    f"${{IFS}}$(touch${{IFS}}{CANARY})",
+    f"$((0))$(touch {CANARY})",
+    f"\\'$(touch {CANARY})\\'",
+    f"{{touch,{CANARY}}}",
+    f"~;touch {CANARY}",
+]
+HOSTILE = st.lists(
+    st.one_of(st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",))), st.sampled_from(INJECTIONS)),
+    max_size=4,
+).map("".join)
+SAMPLE = dict(
+    access_key="ASIAIOSFODNN7EXAMPLE", secret="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    token="FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==", region="us-west-2",
+    profile="cpco-testing-admin", stage="testing",
+)
+# Prints every variable of shell.VARIABLES the eval'd block left set, as NAME=VALUE NUL.
+READ_BACK = 'eval "$(cat)" || exit 99; for n in ' + " ".join(shell.VARIABLES) + '; do [ -n "${!n+set}" ] && printf "%s=%s\\0" "$n" "${!n}"; done; true'
+
+
+def session(access_key, secret, token, region, profile, stage):
+    return Session(
+        stage=Stage(name=stage, profile=Profile(name=profile, role_arn="arn:aws:iam::126450723953:role/Admin", region=region)),
+        credentials=Credentials(access_key, secret, token, EXPIRES),
+        session_expiration=SESSION_EXPIRES,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("canary")
+
+
+def eval_in_bash(block: str, cwd, environ=None) -> dict:
+    """Pipe `block` into a real bash that evals it, and return the variables it then holds."""
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", READ_BACK],
+        input=block.encode("utf-8"),
+        capture_output=True,
+        cwd=cwd,
+        env=dict({"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"}, **(environ or {})),
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    assert result.stderr == b""
+    fields = result.stdout.decode("utf-8").split("\0")[:-1]
+    return dict(field.split("=", 1) for field in fields)
+
+
+def test_use_block_exports_every_variable_the_spec_lists():
+    block = shell.render_exports(session(**SAMPLE))
+    assert block == (
+        "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE\n"
+        "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        "export AWS_SESSION_TOKEN=FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==\n"
+        "export AWS_CREDENTIAL_EXPIRATION=2026-11-29T03:06:21Z\n"
+        "export AWS_SESSION_EXPIRATION=2026-11-29T14:06:21Z\n"
+        "export AWS_REGION=us-west-2\n"
+        "export AWS_DEFAULT_REGION=us-west-2\n"
+        "export AWS_PROFILE=cpco-testing-admin\n"
+        "export ASSUME_ROLE=cpco-testing-admin\n"
+        "export STAGE=testing\n"
+    )
+
+
+def test_use_block_for_a_profile_without_region_unsets_the_previous_stages_region(workdir):
+    block = shell.render_exports(session(**dict(SAMPLE, region=None)))
+    assert block.splitlines()[0] == "unset AWS_REGION AWS_DEFAULT_REGION"
+    held = eval_in_bash(block, workdir, {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert "AWS_REGION" not in held and "AWS_DEFAULT_REGION" not in held
+    assert held["STAGE"] == "testing"
+
+
+def test_logout_block_unsets_every_variable_use_sets(workdir):
+    block = shell.render_unset()
+    assert block.endswith("\n") and block.count("\n") == 1
+    assert block.split() == ["unset", *shell.VARIABLES]
+    assert eval_in_bash(block, workdir, {name: "old" for name in shell.VARIABLES}) == {}
+
+
+def test_json_format_holds_the_same_variables():
+    env = shell.environment(session(**SAMPLE))
+    assert json.loads(shell.render(env, "json")) == env
+    assert list(json.loads(shell.render(env, "json"))) == list(env)
+
+
+def test_dotenv_format_is_one_double_quoted_line_per_variable():
+    env = shell.environment(session(**dict(SAMPLE, profile='we"ird $HOME\\n', region=None)))
+    lines = shell.render(env, "dotenv").splitlines()
+    assert lines[0] == 'AWS_ACCESS_KEY_ID="ASIAIOSFODNN7EXAMPLE"'
+    assert 'AWS_PROFILE="we\\"ird \\$HOME\\\\n"' in lines
+    assert [line.split("=", 1)[0] for line in lines] == list(env)
+
+
+def test_safe_values_stay_bare_and_others_are_single_quoted():
+    assert shell.quote("arn:aws:iam::1:role/a@b,c=d+e%f") == "arn:aws:iam::1:role/a@b,c=d+e%f"
+    assert shell.quote("") == "''"
+    assert shell.quote("it's") == "'it'\\''s'"
+    assert shell.quote("~") == "'~'"
+
+
+@pytest.mark.parametrize("fmt", ["sh", "dotenv"])
+def test_a_nul_byte_in_a_value_is_a_config_error_that_does_not_repeat_the_value(fmt):
+    env = shell.environment(session(**dict(SAMPLE, secret="sec\0ret-value")))
+    with pytest.raises(ConfigError) as error:
+        shell.render(env, fmt)
+    assert "NUL" in error.value.message
+    assert "ret-value" not in error.value.message
+
+
+def test_a_nul_byte_in_a_profile_name_is_refused_by_the_use_block():
+    with pytest.raises(ConfigError):
+        shell.render_exports(session(**dict(SAMPLE, profile="cpco\0testing")))
+
+
+def test_json_carries_a_nul_byte_escaped_rather_than_refusing_it():
+    env = {"AWS_PROFILE": "a\0b"}
+    text = shell.render(env, "json")
+    assert "\0" not in text
+    assert json.loads(text) == env
+
+
+@pytest.mark.parametrize("fmt", shell.FORMATS)
+@pytest.mark.parametrize("name", ["1ABC", "A B", "A;B", "$(touch x)", "", "A\nB"])
+def test_variable_names_that_a_shell_cannot_hold_are_refused(fmt, name):
+    if fmt == "json":
+        assert json.loads(shell.render({name: "v"}, fmt)) == {name: "v"}
+        return
+    with pytest.raises(ConfigError):
+        shell.render({name: "v"}, fmt)
+    with pytest.raises(ConfigError):
+        shell.render_unset([name])
+
+
+@settings(max_examples=200, deadline=None)
+@given(access_key=HOSTILE, secret=HOSTILE, token=HOSTILE, region=HOSTILE, profile=HOSTILE, stage=HOSTILE)
+def test_hostile_values_eval_to_exactly_themselves_and_never_run(workdir, access_key, secret, token, region, profile, stage):
+    hostile = session(access_key, secret, token, region or None, profile, stage)
+    held = eval_in_bash(shell.render_exports(hostile), workdir, {"AWS_REGION": "stale", "AWS_DEFAULT_REGION": "stale"})
+    assert not (workdir / CANARY).exists()
+    assert held == shell.environment(hostile)
+
+
+@settings(max_examples=300, deadline=None)
+@given(env=st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True), HOSTILE, max_size=6))
+def test_json_output_round_trips_any_values_exactly(env):
+    assert json.loads(shell.render(env, "json")) == env
+
+
+DOTENV_LINE = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\\n]|\\[\\"n$])*)"\Z')
+DOTENV_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\$": "$"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(env=st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True), HOSTILE, max_size=6))
+def test_dotenv_output_reads_back_by_its_escapes_one_line_per_variable(env):
+    lines = shell.render(env, "dotenv").split("\n")
+    assert lines.pop() == ""
+    read = {}
+    for line in lines:
+        name, quoted = DOTENV_LINE.match(line).groups()
+        read[name] = re.sub(r"\\.", lambda m: DOTENV_ESCAPES[m.group(0)], quoted)
+    assert read == env
