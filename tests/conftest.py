@@ -4,6 +4,7 @@ it, a sandbox HOME holding the spec's example configs, the CLI and a pty bash.""
 import glob
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,20 +80,30 @@ def clean_environ() -> dict:
 
 
 class FakeClock:
-    """libfaketime for every process started with `env`: `advance(seconds)` moves their clock
-    while they run (the wall clock only; monotonic timeouts stay real)."""
+    """libfaketime for every process started with `apply(environ)`: `advance(seconds)` moves
+    their clock while they run (the wall clock only; monotonic timeouts stay real)."""
 
     LIBRARY = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
 
-    def __init__(self, path: Path):
+    def __init__(self, directory: Path):
         if self.LIBRARY is None:
             raise RuntimeError("libfaketime is not installed (apt-get install libfaketime)")
-        self.path = path
+        self.path = directory / "faketime"
         self.offset = 0
         self._write()
-        self.env = dict(
+        # bash started directly keeps the real clock (libfaketime's start-up setenv goes to bash's own
+        # setenv before main); exec'd from a faked /bin/sh, it inherits a working set-up.
+        self.bin = directory / "faketime-bin"
+        self.bin.mkdir()
+        (self.bin / "bash").write_text(f'#!/bin/sh\nexec {shutil.which("bash")} "$@"\n')
+        (self.bin / "bash").chmod(0o755)
+
+    def apply(self, environ: dict) -> dict:
+        return dict(
+            environ,
+            PATH=f"{self.bin}{os.pathsep}{environ.get('PATH', '')}",
             LD_PRELOAD=self.LIBRARY,
-            FAKETIME_TIMESTAMP_FILE=str(path),
+            FAKETIME_TIMESTAMP_FILE=str(self.path),
             FAKETIME_NO_CACHE="1",
             FAKETIME_DONT_FAKE_MONOTONIC="1",
         )
@@ -110,14 +121,14 @@ class FakeClock:
 
 @pytest.fixture
 def fake_clock(tmp_path):
-    return FakeClock(tmp_path / "faketime")
+    return FakeClock(tmp_path)
 
 
 @pytest.fixture
 def fake_sts(fake_clock):
     """A counting proxy in front of a moto of its own that reads `fake_clock`, so the credentials
     it issues expire on the same clock as the processes under test."""
-    with start_moto(dict(os.environ, **fake_clock.env)) as url:
+    with start_moto(fake_clock.apply(os.environ)) as url:
         proxy = StsProxy(url)
         yield proxy
         proxy.close()
