@@ -6,7 +6,7 @@ import sys
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
 
-COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "init", "doctor")
+COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor")
 
 
 class _Parser(argparse.ArgumentParser):
