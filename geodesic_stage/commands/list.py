@@ -48,6 +48,25 @@ def run(args, context):
         left = f"{row['left']} min" if row["left"] is not None else "-"
         table.append(("*" if row["current"] else "", row["stage"], row["profile"], row["account"], row["role"], row["region"], left))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
-    for r in table:
-        sys.stdout.write("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    paint = _painter()
+    for r, row in zip(table, [None, *rows]):
+        line = "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
+        sys.stdout.write(paint(line, row) + "\n")
     return 0
+
+
+def _painter():
+    """Colour only for a person at a terminal who has not asked for none (https://no-color.org)."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return lambda line, row: line
+
+    def paint(line, row):
+        if row is None:
+            return f"\x1b[1m{line}\x1b[0m"
+        if row["current"]:
+            return f"\x1b[1;32m{line}\x1b[0m"
+        if row["left"] is None:
+            return f"\x1b[2m{line}\x1b[0m"
+        return line
+
+    return paint
