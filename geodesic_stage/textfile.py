@@ -22,6 +22,7 @@ def read_text(path: str, kind: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}:{_line_of(data, e.start)}: not UTF-8 text; fix or remove the bad bytes on that line")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as botocore's open() reads the file
     if "\0" in text:
         raise ConfigError(f"{path}:{_line_of(text, text.index(chr(0)))}: contains a NUL byte; this is not {kind}")
     return text

@@ -227,14 +227,14 @@ NESTED = st.dictionaries(KEY, VALUE.map(lambda value: value or "x"), min_size=1,
 SETTINGS = st.dictionaries(KEY, st.one_of(VALUE, NESTED), max_size=5)
 
 
-def ini_section(header: str, settings_: dict) -> str:
+def ini_section(header: str, settings_: dict, delimiter: str) -> list:
     lines = [f"[{header}]"]
     for key, value in settings_.items():
         if isinstance(value, dict):
-            lines += [f"{key} ="] + [f"    {k} = {v}" for k, v in value.items()]
+            lines += [f"{key}{delimiter}"] + [f"    {k} = {v}" for k, v in value.items()]
         else:
-            lines.append(f"{key} = {value}")
-    return "\n".join(lines) + "\n"
+            lines.append(f"{key}{delimiter}{value}")
+    return lines + ["# end of section", ""]
 
 
 SECTIONS = st.lists(
@@ -245,12 +245,12 @@ SECTIONS = st.lists(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sections=SECTIONS)
-def test_aws_config_profiles_are_the_ones_botocore_sees(tmp_path, sections):
-    text = "# generated\n" + "\n".join(
-        ini_section(kind if kind == "default" else f"{kind} {name}", values) for kind, name, values in sections
-    )
-    path = write(tmp_path / "config", text)
+@given(sections=SECTIONS, newline=st.sampled_from(["\n", "\r\n", "\r"]), delimiter=st.sampled_from(["=", " = ", ": ", " :"]))
+def test_aws_config_profiles_are_the_ones_botocore_sees(tmp_path, sections, newline, delimiter):
+    lines = ["; generated"]
+    for kind, name, values in sections:
+        lines += ini_section(kind if kind == "default" else f"{kind} {name}", values, delimiter)
+    path = write(tmp_path / "config", newline.join(lines))
     ours = awsconfig.load_profiles(path)
     theirs = botocore.configloader.load_config(path)["profiles"]
     assert {name: sorted(values) for name, values in ours.items()} == {
