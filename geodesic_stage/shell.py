@@ -52,10 +52,18 @@ def environment(session: Session) -> Dict[str, str]:
     return env
 
 
+def _check_value(value: str) -> None:
+    if "\0" in value:
+        raise ConfigError("a value contains a NUL byte, which no environment variable can hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("a value is not valid Unicode text (a lone surrogate); check the cache and config files")
+
+
 def quote(value: str) -> str:
     """POSIX shell single-quoting: the result is one word that expands to exactly value."""
-    if "\0" in value:
-        raise ConfigError("a value contains a NUL byte, which no shell variable can hold")
+    _check_value(value)
     if _SAFE.match(value):
         return value
     return "'" + value.replace("'", "'\\''") + "'"
@@ -88,8 +96,9 @@ def render_unset(names: Iterable[str] = VARIABLES) -> str:
 
 
 def _dotenv_quote(value: str) -> str:
-    """Double-quoted with the escapes docker, compose and python-dotenv read back."""
-    if "\0" in value:
-        raise ConfigError("a value contains a NUL byte, which no environment variable can hold")
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
-    return f'"{escaped}"'
+    """Single-quoted, the one form that docker compose, python-dotenv and a shell's `.`
+    all read literally; a value that cannot sit between single quotes on one line is refused."""
+    _check_value(value)
+    if "'" in value or "\n" in value or "\r" in value:
+        raise ConfigError("a value holds a quote or a line break, which dotenv cannot carry safely; use --format sh or json")
+    return f"'{value}'"
