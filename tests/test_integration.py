@@ -211,7 +211,7 @@ def test_env_prints_the_same_credentials_as_sh_json_and_dotenv_to_a_pipe(env, st
 
     from_sh = {k: v for k, v in exported(env, printed["sh"]).items() if k in SPEC_VARIABLES}
     from_json = json.loads(printed["json"])
-    dotenv_env = exported(env, "set -a\n" + printed["dotenv"])  # dotenv's double quotes read back in sh too
+    dotenv_env = exported(env, "set -a\n" + printed["dotenv"])  # dotenv's literal single quotes read back in sh too
     from_dotenv = {k: v for k, v in dotenv_env.items() if k in SPEC_VARIABLES}
     assert from_sh == from_json == from_dotenv
     assert from_sh.keys() == SPEC_VARIABLES
