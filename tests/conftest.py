@@ -188,8 +188,9 @@ def run_aws(env: dict, *args, timeout=60) -> subprocess.CompletedProcess:
 
 
 def mfa_prompts(*shells) -> int:
-    """How many times these shells asked for an MFA code (prompt_toolkit redraws a prompt once answered)."""
-    asked = re.compile(f"(?:{re.escape(MFA_PROMPT)}\\s*)+")
+    """How many times these shells asked for an MFA code: prompt_toolkit redraws a prompt as it is
+    answered, so renderings separated only by the digits typed are one."""
+    asked = re.compile(f"(?:{re.escape(MFA_PROMPT)}[\\s\\d]*)+")
     return sum(len(asked.findall("".join(s.transcript))) for s in shells)
 
 
