@@ -18,11 +18,12 @@ def plain(text: str) -> str:
 
 
 class Shell:
-    """`bash -i` (or `bash -l -i`) on a pty; `PROMPT$ ` ends every prompt line."""
+    """`bash -i` (or `bash -l -i`) on a pty; `PROMPT$ ` ends every prompt line.
+    `options` go to bash first, e.g. ["--posix"]."""
 
-    def __init__(self, env: dict, login: bool = False, source: bool = True, timeout: float = 30):
+    def __init__(self, env: dict, login: bool = False, source: bool = True, timeout: float = 30, options=()):
         env = dict(env, PS1=PS1, TERM="xterm")
-        args = ["-l", "-i"] if login else ["--noprofile", "--norc", "-i"]
+        args = [*options, *(["-l", "-i"] if login else ["--noprofile", "--norc", "-i"])]
         self.child = pexpect.spawn("bash", args, env=env, encoding="utf-8", timeout=timeout, dimensions=(40, 200))
         self.transcript = []
         if not login:
@@ -32,7 +33,8 @@ class Shell:
 
     def expect(self, pattern, timeout=None) -> str:
         """Wait for a regex in the escape-free output; returns everything before it."""
-        self.child.expect(pattern, timeout=timeout)
+        # pexpect waits forever on None; -1 is its own default (the Shell's timeout).
+        self.child.expect(pattern, timeout=-1 if timeout is None else timeout)
         seen = plain(self.child.before or "")
         self.transcript.append(seen + plain(self.child.after if isinstance(self.child.after, str) else ""))
         return seen
