@@ -87,6 +87,9 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
     if found:
         log.debug(f"MFA session for {profile.mfa_serial} from cache")
         return found
+    if not mfa.can_ask:
+        # Refusing now beats waiting on another shell's prompt: the prompt hook must not hang.
+        mfa.code(profile.mfa_serial, None)
     key = cache.session_cache_key(profile.source_profile, profile.mfa_serial)
     lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
     with lock.exclusive(lock_path, LOCK_TIMEOUT_SECONDS, lambda: log.say("another shell is asking for the MFA code; waiting for it...")):
@@ -101,6 +104,10 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
 
 
 def _with_code(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
+    from geodesic_stage import sts
+
+    # Missing source keys are worth knowing before typing a code, not after.
+    sts.require_source(profile)
     notice = None
     for attempt in range(1, mfa.attempts + 1):
         code = mfa.code(profile.mfa_serial, notice)

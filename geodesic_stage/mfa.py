@@ -24,6 +24,7 @@ class MfaSource:
 
     code: Callable[[str, Optional[str]], str]
     attempts: int
+    can_ask: bool = True
 
 
 def valid_code(code: str) -> bool:
@@ -51,7 +52,7 @@ def never(profile: Profile, advice: str = "") -> MfaSource:
             + (advice or "pass --mfa-token CODE, set mfa_process in the profile, or run 'stage use' in a terminal")
         )
 
-    return MfaSource(refuse, attempts=1)
+    return MfaSource(refuse, attempts=1, can_ask=False)
 
 
 def _has_terminal() -> bool:

@@ -1,5 +1,6 @@
 """The STS calls, through boto3. Imported only when the cache cannot answer."""
 
+import functools
 import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -20,6 +21,12 @@ _CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"
 DEFAULT_REGION = "us-east-1"
 
 
+def require_source(profile: Profile) -> None:
+    """Raise ConfigError now if the source profile has no usable keys."""
+    _session_for_source(profile)
+
+
+@functools.lru_cache(maxsize=None)
 def _session_for_source(profile: Profile):
     source = profile.source_profile
     if not source:

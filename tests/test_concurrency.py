@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, run_cli
 from geodesic_stage import lock
 from geodesic_stage.errors import MfaUnavailable
 from ptyshell import MFA_PROMPT, PS1
@@ -161,3 +161,23 @@ def test_processes_racing_for_one_session_run_mfa_process_once(env, sts, home, t
     for path in files:
         assert json.loads(path.read_text())["Credentials"]["AccessKeyId"]
     assert not list(cache.glob(".tmp-*")) and not list(cache.glob("geodesic-stage/.tmp-*"))
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_refresh_never_waits_on_another_shells_prompt(env, sts, home):
+    """The prompt hook runs `stage refresh`: with no MFA session it must refuse at once,
+    not queue behind a shell whose user is still typing a code."""
+    from geodesic_stage import cache
+
+    key = cache.session_cache_key("cpco", "arn:aws:iam::323330167063:mfa/admin@cloudposse.co")
+    lock_dir = home / ".aws" / "cli" / "cache" / "geodesic-stage"
+    lock_dir.mkdir(parents=True)
+    holder = os.open(str(lock_dir / f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        done = run_cli(dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin"), "refresh")
+    finally:
+        os.close(holder)
+    assert done.returncode == 3
+    assert "waiting" not in done.stderr and "stage use testing" in done.stderr
+    assert sts.calls == []

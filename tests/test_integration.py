@@ -314,6 +314,21 @@ def test_missing_source_credentials_name_the_profile_and_what_to_add(env, sts, h
     assert sts.calls == []
 
 
+@only_single
+def test_missing_source_credentials_are_reported_before_any_code_is_asked_for(env, sts, home, tmp_path):
+    (home / ".aws" / "credentials").write_text("")
+    asked = tmp_path / "asked"
+    rewrite_config(home, lambda lines: [
+        line + (f"mfa_process=touch {asked}; echo 123456\n" if line.startswith("source_profile") else "")
+        for line in lines
+    ])
+
+    message = assert_one_line_error(run_cli(env, "use", "testing"), 2)
+
+    assert "'cpco'" in message
+    assert not asked.exists(), "the MFA code was asked for although it could not be used"
+
+
 def rewrite_config(home: Path, change) -> Path:
     """Replace the AWS config's lines with change(lines)."""
     config = home / ".aws" / "config"
