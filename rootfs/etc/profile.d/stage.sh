@@ -18,7 +18,7 @@ stage() {
 		esac
 		__gs_out=$(command geodesic-stage "$@") || return
 		eval "$__gs_out"
-		__geodesic_stage_prompt
+		__geodesic_stage_label
 		;;
 	"") command geodesic-stage status ;;
 	*) command geodesic-stage "$@" ;;
@@ -41,14 +41,32 @@ __geodesic_stage_epoch() {
 	fi
 }
 
-# Before each prompt: work out the stage label, and renew role credentials from
-# the cached MFA session when fewer than 10 minutes are left (the only time a
-# process starts; it never asks for a code).
+# Before each prompt. An ordinary one keeps the same credentials, PS1 (where
+# we own its label) and minute left, so the label stands: two tests, in a small
+# body because bash copies a function's body on every call. `stage` itself
+# works the label out anew after every change it makes.
 __geodesic_stage_prompt() {
+	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
+}
+__geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
+# bash before 5.0 has no EPOCHSECONDS: work the label out at every prompt.
+((BASH_VERSINFO[0] >= 5)) || __geodesic_stage_prompt() { __geodesic_stage_label; }
+
+# Work out the stage label, and renew role credentials from the cached MFA
+# session when fewer than 10 minutes are left (the only time a process starts;
+# it never asks for a code). Outside geodesic, put the label in front of PS1
+# (promptvars expands it at each prompt).
+__geodesic_stage_label() {
 	local now left
+	if [[ -n ${__geodesic_stage_own_ps1-} && ${GEODESIC_STAGE_PROMPT:-true} != false && $PS1 != *'${__geodesic_stage_ps1-}'* ]]; then
+		PS1='${__geodesic_stage_ps1-}'$PS1
+	fi
+	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1}
+	__geodesic_stage_until=0
 	if [[ -z ${AWS_ACCESS_KEY_ID-} || -z ${STAGE-} || -z ${AWS_CREDENTIAL_EXPIRATION-} ]]; then
 		__geodesic_stage_state=none
 		__geodesic_stage_ps1=""
+		__geodesic_stage_until=9223372036854775807
 		return 0
 	fi
 	if [[ ${AWS_CREDENTIAL_EXPIRATION} != "${__geodesic_stage_seen_expiration-}" ]]; then
@@ -76,24 +94,21 @@ __geodesic_stage_prompt() {
 	else
 		__geodesic_stage_state=active
 		__geodesic_stage_ps1="[$STAGE $((left / 60))m] "
+		# The label stands until the next minute boundary, which comes before the renewal window.
+		((left >= 600)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
 	fi
+	return 0
 }
 
 # geodesic renders its prompt from ASSUME_ROLE through PROMPT_HOOKS; elsewhere
-# we put the label in front of PS1 (promptvars expands it at each prompt).
-__geodesic_stage_ps1_hook() {
-	__geodesic_stage_prompt
-	if [[ ${GEODESIC_STAGE_PROMPT:-true} != false && $PS1 != *'${__geodesic_stage_ps1-}'* ]]; then
-		PS1='${__geodesic_stage_ps1-}'$PS1
-	fi
-}
-
+# the hook runs from PROMPT_COMMAND and owns the label in PS1.
 if [[ ${GEODESIC_SHELL-} == true ]] || declare -p PROMPT_HOOKS >/dev/null 2>&1; then
 	case " ${PROMPT_HOOKS[*]-} " in *" __geodesic_stage_prompt "*) ;; *) PROMPT_HOOKS+=(__geodesic_stage_prompt) ;; esac
 else
+	__geodesic_stage_own_ps1=true
 	case ";${PROMPT_COMMAND-};" in
-	*__geodesic_stage_ps1_hook*) ;;
-	*) PROMPT_COMMAND="__geodesic_stage_ps1_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
+	*__geodesic_stage_prompt*) ;;
+	*) PROMPT_COMMAND="__geodesic_stage_prompt${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
 	esac
 fi
 
