@@ -2,11 +2,13 @@
 
 import argparse
 import sys
+from typing import Optional
 
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
 
 COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor")
+_BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +30,8 @@ def _stage_options(parser, mfa: bool = True) -> None:
         group.add_argument("--session-duration", type=int, metavar="SECONDS", help="MFA session length (default 43200)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, just that command's part (all one run of it needs)."""
     from importlib import import_module
 
     parser = _Parser(
@@ -39,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"geodesic-stage {__version__}")
     parser.add_argument("--debug", action="store_true", help="show each decision on stderr (secrets redacted)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         module = import_module(f"geodesic_stage.commands.{name}")
         command = sub.add_parser(
             name.replace("_", "-"),
@@ -56,9 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv) -> Optional[str]:
+    """The command argv runs, if nothing before it needs the whole parser (help, an unknown word)."""
+    for word in argv:
+        if word != "--debug":
+            return None if word.startswith("-") else _BY_NAME.get(word)
+    return None
+
+
 def main(argv=None) -> int:
     try:
-        parser = build_parser()
+        # Building every command's parser imports every command module: pay only for the one asked for.
+        parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))
         args = parser.parse_args(argv)
         if getattr(args, "debug", False):
             log.enable_debug()
