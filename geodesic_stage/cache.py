@@ -14,11 +14,14 @@ import tempfile
 from datetime import timedelta
 from typing import Optional
 
+from geodesic_stage import clock
 from geodesic_stage.clock import parse_timestamp, rfc3339
 from geodesic_stage.model import Credentials, Profile
 
 # STS issues nothing that lasts longer; a later expiration is a forged or broken entry.
 LONGEST_SESSION = timedelta(hours=36)
+# A writer killed between mkstemp and os.replace leaves its temp file; one this old is nobody's.
+STALE_TEMP_SECONDS = 60
 
 
 def cli_cache_dir() -> str:
@@ -89,15 +92,39 @@ class JsonFileCache:
         except BaseException:
             _remove(temp)
             raise
+        self._remove_stale_temps()
 
     def delete(self, key: str) -> bool:
         return _remove(self.path(key))
 
+    def _remove_stale_temps(self) -> None:
+        oldest = clock.now().timestamp() - STALE_TEMP_SECONDS
+        for name in os.listdir(self.directory):
+            path = os.path.join(self.directory, name)
+            try:
+                if name.startswith(".tmp-") and name.endswith(".json") and os.lstat(path).st_mtime < oldest:
+                    _remove(path)
+            except OSError:
+                pass
+
     def _ensure_directory(self) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        private_directory(self.directory)
         info = os.stat(self.directory)
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:
             os.chmod(self.directory, 0o700)
+
+
+def private_directory(path: str) -> None:
+    """makedirs, but every directory it creates is 0700 whatever the umask (os.makedirs
+    gives the parents 0777 minus the umask)."""
+    parent = os.path.dirname(path)
+    if parent and parent != path and not os.path.isdir(parent):
+        private_directory(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)
 
 
 def _remove(path: str) -> bool:
@@ -113,7 +140,8 @@ def credentials_from_entry(entry: Optional[dict]) -> Optional[Credentials]:
     try:
         creds = entry["Credentials"]
         values = [creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
-        if not all(isinstance(v, str) and v for v in values):
+        # Real keys are printable; a NUL, newline or lone surrogate marks a broken entry.
+        if not all(isinstance(v, str) and v and v.isprintable() for v in values):
             return None
         return Credentials(values[0], values[1], values[2], parse_timestamp(values[3]))
     except (TypeError, KeyError, ValueError):

@@ -7,6 +7,7 @@ Either way the role credentials land under the AWS CLI's cache key.
 """
 
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -92,7 +93,13 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
         mfa.code(profile.mfa_serial, None)
     key = cache.session_cache_key(profile.source_profile, profile.mfa_serial)
     lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
-    with lock.exclusive(lock_path, LOCK_TIMEOUT_SECONDS, lambda: log.say("another shell is asking for the MFA code; waiting for it...")):
+    with ExitStack() as held:
+        try:
+            cache.private_directory(cache.session_cache_dir())
+            held.enter_context(lock.exclusive(lock_path, LOCK_TIMEOUT_SECONDS, _say_waiting))
+        except OSError as e:
+            # A cache nobody can write holds no session to share: go on without the lock.
+            log.debug(f"no lock at {lock_path} ({e.strerror})")
         # The shell that held the lock may have just bought the session.
         found = _cached_mfa_session(profile, clock.now())
         if found:
@@ -101,6 +108,10 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
         creds = _with_code(mfa, profile, lambda code: sts.get_session_token(profile, code, settings.session_seconds))
         _store(cache.session_cache(), key, cache.entry_from_credentials(creds))
         return creds
+
+
+def _say_waiting() -> None:
+    log.say("another shell is asking for the MFA code; waiting for it...")
 
 
 def _with_code(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
@@ -126,4 +137,10 @@ def _store(target: cache.JsonFileCache, key: str, entry: dict) -> None:
     try:
         target.put(key, entry)
     except OSError as e:
-        log.say(f"could not cache credentials in {target.directory} ({e.strerror}); they work in this shell only")
+        # One warning per run, though the MFA session and the role may both fail to land.
+        if not _uncached:
+            log.say(f"could not cache credentials in {target.directory} ({e.strerror}); they work in this shell only")
+        _uncached.append(target.directory)
+
+
+_uncached = []

@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 import boto3
 import botocore.exceptions as bex
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from geodesic_stage import log
 from geodesic_stage.awsconfig import credentials_path
@@ -16,8 +17,9 @@ from geodesic_stage.cache import credentials_from_entry
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.model import Credentials, Profile
 
-# Bounded waits: a dead endpoint costs seconds, not minutes.
-_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+# Bounded waits: a dead endpoint costs seconds, not minutes. Attempts: AWS_MAX_ATTEMPTS or the
+# profile's max_attempts, as the AWS CLI reads them, else standard mode's 3.
+_CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard"})
 DEFAULT_REGION = "us-east-1"
 
 
@@ -59,7 +61,10 @@ def _client(profile: Profile, credentials: Optional[Credentials]):
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
         )
-    return session.client("sts", region_name=region, config=_CONFIG)
+    try:
+        return session.client("sts", region_name=region, config=_CONFIG)
+    except bex.InvalidRegionError:
+        raise ConfigError(f"profile {profile.name!r} has region {region!r}, which is not an AWS region name")
 
 
 def _call(client, operation: str, **kwargs) -> dict:
@@ -69,24 +74,32 @@ def _call(client, operation: str, **kwargs) -> dict:
         return getattr(client, _snake(operation))(**kwargs)
     except bex.ClientError as e:
         error = e.response.get("Error", {})
-        code, message = error.get("Code", "Unknown"), error.get("Message", "")
+        code, message = _printable(error.get("Code", "Unknown")), _printable(error.get("Message", ""))
         if code == "AccessDenied" and "MultiFactorAuthentication" in message:
             raise MfaRejected(f"AWS rejected the MFA code ({message})")
         raise AwsError(f"STS {operation} was refused at {endpoint}: {code}: {message}")
     except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
         raise AwsError(f"cannot reach STS at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_STS")
+    except ResponseParserError:
+        # Its text quotes the body, which may hold credentials: name the endpoint only.
+        raise AwsError(f"STS at {endpoint} answered {operation} with something that is not an STS response; check AWS_ENDPOINT_URL_STS")
     except bex.NoCredentialsError:
         raise ConfigError("no credentials to call STS with; check the source profile")
+
+
+def _printable(text) -> str:
+    """Text from the server as one printable line: no escape sequences reach the terminal."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))[:300]
 
 
 def _snake(operation: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
-def _credentials(response: dict, operation: str) -> Credentials:
+def _credentials(response: dict, operation: str, client) -> Credentials:
     creds = credentials_from_entry({"Credentials": _jsonable(response.get("Credentials"))})
     if creds is None:
-        raise AwsError(f"STS {operation} answered without usable credentials")
+        raise AwsError(f"STS at {client.meta.endpoint_url} answered {operation} without usable credentials")
     return creds
 
 
@@ -109,7 +122,7 @@ def get_session_token(profile: Profile, code: str, duration: int) -> Credentials
     response = _call(
         client, "GetSessionToken", DurationSeconds=duration, SerialNumber=profile.mfa_serial, TokenCode=code
     )
-    return _credentials(response, "GetSessionToken")
+    return _credentials(response, "GetSessionToken", client)
 
 
 def assume_role(
@@ -130,7 +143,7 @@ def assume_role(
     if duration:
         kwargs["DurationSeconds"] = duration
     response = _call(client, "AssumeRole", **kwargs)
-    return _credentials(response, "AssumeRole"), response.get("AssumedRoleUser") or {}
+    return _credentials(response, "AssumeRole", client), response.get("AssumedRoleUser") or {}
 
 
 def caller_identity(profile: Profile, credentials: Credentials) -> dict:
