@@ -35,7 +35,7 @@ class _Sections:
         return list(self._sections)
 
     def items(self, section: str):
-        return list(self._sections[section].items())
+        return self._sections[section].items()
 
 
 def _parse(path: str):
@@ -46,28 +46,30 @@ def _parse(path: str):
 def _plain_sections(text: str) -> Optional[_Sections]:
     """Sections read as configparser reads them, for files of only comments,
     unindented `[section]` and `key = value` lines; None for anything else
-    (indented or continued lines, [DEFAULT], repeats, errors)."""
+    (indented or continued lines, ':' delimiters, [DEFAULT], repeats, errors)."""
     sections = {}
     current = None
     for line in text.split("\n"):
         stripped = line.strip()
-        if not stripped or stripped[0] in "#;":
+        if not stripped:
             continue
-        if line[0].isspace():
+        first = stripped[0]
+        if first in "#;":
+            continue
+        if line[0] != first:
             return None
-        if stripped[0] == "[":
+        if first == "[":
             end = stripped.rfind("]")
             name = stripped[1:end]
             if end < 2 or name in sections or name == "DEFAULT":
                 return None
             current = sections[name] = {}
             continue
-        equals, colon = stripped.find("="), stripped.find(":")
-        delimiter = equals if colon < 0 or 0 <= equals < colon else colon
-        key = stripped[:delimiter].rstrip().lower()
-        if current is None or delimiter < 0 or not key or key in current:
+        key, equals, value = stripped.partition("=")
+        key = key.rstrip().lower()
+        if current is None or not equals or ":" in key or not key or key in current:
             return None
-        current[key] = stripped[delimiter + 1 :].strip()
+        current[key] = value.strip()
     return _Sections(sections)
 
 

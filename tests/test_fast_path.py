@@ -165,4 +165,4 @@ def test_the_quick_reader_reads_every_file_it_accepts_as_configparser_does(lines
         return
     parser = configparser.RawConfigParser()
     parser.read_string(text)
-    assert [(s, quick.items(s)) for s in quick.sections()] == [(s, parser.items(s)) for s in parser.sections()]
+    assert [(s, list(quick.items(s))) for s in quick.sections()] == [(s, parser.items(s)) for s in parser.sections()]
