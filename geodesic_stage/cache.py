@@ -7,12 +7,15 @@ reuse each other's sessions. MFA sessions live beside them in
 and a file that is unreadable, malformed or writable by others is a miss.
 """
 
-import hashlib
 import json
 import os
-import tempfile
 from datetime import timedelta
 from typing import Optional
+
+try:  # CPython's own SHA-1: hashlib loads OpenSSL first, some 3 ms of every cached use
+    from _sha1 import sha1
+except ImportError:
+    from hashlib import sha1
 
 from geodesic_stage import clock
 from geodesic_stage.clock import parse_timestamp, rfc3339
@@ -33,7 +36,7 @@ def session_cache_dir() -> str:
 
 
 def _sha1_of(args: dict) -> str:
-    return hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
+    return sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def cli_cache_key(profile: Profile) -> str:
@@ -82,6 +85,8 @@ class JsonFileCache:
         """Write atomically; raises OSError when the disk or directory refuses."""
         self._ensure_directory()
         data = json.dumps(value).encode("utf-8")
+        import tempfile  # only writers pay for it
+
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "wb") as f:

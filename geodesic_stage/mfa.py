@@ -6,7 +6,6 @@ or the terminal prompt; without any of them, exit 3 with what to do.
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -71,6 +70,8 @@ def _prompt(serial: str, notice: Optional[str]) -> str:
 
 
 def _run_mfa_process(profile: Profile) -> str:
+    import subprocess  # here, not at the top: a cached use never runs a process
+
     where = f"mfa_process of profile {profile.name!r}"
     try:
         done = subprocess.run(

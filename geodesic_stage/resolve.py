@@ -1,6 +1,5 @@
 """Which profile a stage means: pure functions over the parsed config files."""
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
@@ -78,6 +77,8 @@ def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> Conf
             f"unknown stage {stage!r}: no stage profiles found; "
             "write them with 'geodesic-stage init' or set NAMESPACE"
         )
+    import difflib  # only for the error message; not on the fast path
+
     close = difflib.get_close_matches(stage, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"unknown stage {stage!r}; stages: {', '.join(names)}.{hint}")
