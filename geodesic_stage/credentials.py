@@ -16,8 +16,9 @@ from geodesic_stage.errors import AwsError, MfaRejected
 from geodesic_stage.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
 
-# Role credentials with less left than this are renewed (the prompt hook uses the same figure).
-RENEW_SECONDS = 10 * 60
+# Role credentials with less left than this are renewed (the prompt hook uses the same figure):
+# botocore's window, inside which `aws --profile` would discard them and ask for a code.
+RENEW_SECONDS = 15 * 60
 # An MFA session must outlast the AssumeRole call made with it.
 SESSION_MARGIN_SECONDS = 60
 # AWS caps role sessions assumed with session credentials at one hour.

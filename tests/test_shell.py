@@ -255,7 +255,7 @@ def test_inside_geodesic_the_prompt_hook_joins_prompt_hooks(shell, topology, sts
     prompt_command = s.run('printf "%s\\n" "$PROMPT_COMMAND"')
     s.run(f"source {STAGE_SH}")
 
-    assert s.run('printf "%s\\n" "${PROMPT_HOOKS[@]}"').splitlines() == ["geodesic_prompt", "__geodesic_stage_prompt"]
+    assert s.run('printf "%s\\n" "${PROMPT_HOOKS[@]}"').splitlines() == ["__geodesic_stage_prompt", "geodesic_prompt"]
     assert s.run('printf "%s\\n" "$PROMPT_COMMAND"') == prompt_command
     assert use_with_code(s, "testing") == f"[cpco-testing-admin] {PS1}", "geodesic draws the prompt from ASSUME_ROLE"
     assert s.run('printf "%s\\n" "$ASSUME_ROLE"') == "cpco-testing-admin"

@@ -53,9 +53,12 @@ __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 ((BASH_VERSINFO[0] >= 5)) || __geodesic_stage_prompt() { __geodesic_stage_label; }
 
 # Work out the stage label, and renew role credentials from the cached MFA
-# session when fewer than 10 minutes are left (the only time a process starts;
-# it never asks for a code). Outside geodesic, put the label in front of PS1
-# (promptvars expands it at each prompt).
+# session when fewer than 15 minutes are left (the only time a process starts;
+# it never asks for a code): botocore counts cached credentials that close to
+# expiry as expired, so `aws --profile` (and geodesic's identity check) would
+# otherwise ask for a code. Outside geodesic, put the label in front of PS1
+# (promptvars expands it at each prompt); inside, expired credentials unset
+# ASSUME_ROLE so geodesic draws its inactive mark and [none].
 __geodesic_stage_label() {
 	local now left
 	if [[ -n ${__geodesic_stage_own_ps1-} && ${GEODESIC_STAGE_PROMPT:-true} != false && $PS1 != *'${__geodesic_stage_ps1-}'* ]]; then
@@ -78,7 +81,7 @@ __geodesic_stage_label() {
 	printf -v now '%(%s)T' -1
 	left=$((__geodesic_stage_credential_epoch - now))
 	# At most one renewal attempt a minute, so a dead network costs one wait, not one per Enter.
-	if ((left < 600 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
+	if ((left < 900 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
 		__geodesic_stage_renewing=$now
 		if stage refresh; then
 			return 0
@@ -87,6 +90,7 @@ __geodesic_stage_label() {
 	if ((left <= 0)); then
 		__geodesic_stage_state=expired
 		__geodesic_stage_ps1="[$STAGE expired] "
+		[[ -n ${__geodesic_stage_own_ps1-} ]] || unset ASSUME_ROLE
 		if [[ -z ${__geodesic_stage_hinted-} ]]; then
 			__geodesic_stage_hinted=1
 			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code" >&2
@@ -95,15 +99,20 @@ __geodesic_stage_label() {
 		__geodesic_stage_state=active
 		__geodesic_stage_ps1="[$STAGE $((left / 60))m] "
 		# The label stands until the next minute boundary, which comes before the renewal window.
-		((left >= 600)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
+		((left >= 900)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
 	fi
 	return 0
 }
 
 # geodesic renders its prompt from ASSUME_ROLE through PROMPT_HOOKS; elsewhere
-# the hook runs from PROMPT_COMMAND and owns the label in PS1.
+# the hook runs from PROMPT_COMMAND and owns the label in PS1. First in
+# PROMPT_HOOKS: a renewal or an expiry must land before geodesic checks the
+# identity (aws.sh) and draws the prompt (prompt.sh), whose hooks came earlier.
 if [[ ${GEODESIC_SHELL-} == true ]] || declare -p PROMPT_HOOKS >/dev/null 2>&1; then
-	case " ${PROMPT_HOOKS[*]-} " in *" __geodesic_stage_prompt "*) ;; *) PROMPT_HOOKS+=(__geodesic_stage_prompt) ;; esac
+	case " ${PROMPT_HOOKS[*]-} " in
+	*" __geodesic_stage_prompt "*) ;;
+	*) PROMPT_HOOKS=(__geodesic_stage_prompt ${PROMPT_HOOKS[@]+"${PROMPT_HOOKS[@]}"}) ;;
+	esac
 else
 	__geodesic_stage_own_ps1=true
 	case ";${PROMPT_COMMAND-};" in

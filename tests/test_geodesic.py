@@ -1,0 +1,200 @@
+"""stage.sh inside geodesic (issue 7): geodesic's prompt shows the stage's profile from
+ASSUME_ROLE, its own identity hook agrees with us without a code or an STS call per
+prompt, nested and second login shells ask nothing, and scripts see no prompt.
+
+The geodesic parts are stand-ins written for these tests (tests/data/geodesic-*.sh):
+a PROMPT_HOOKS loop, a prompt with PROMPT_STYLE's marks, and an identity hook that
+calls the real `aws` twice, as geodesic 4.x's prompt.sh and aws.sh do.
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from conftest import DATA, mfa_prompts, run_cli
+from ptyshell import MFA_PROMPT, PS1
+
+CODE = "123456"
+MINUTES = 60
+HOURS = 3600
+# PROMPT_STYLE: (active mark, inactive mark) as the stand-in draws them, colour stripped.
+MARKS = {"plain": ("»", "·"), "unicode": ("✅", "❌"), "fancy": ("√", "✗")}
+
+
+def geodesic_login(home, environ: dict) -> None:
+    """The sandbox user's ~/.bash_profile: this test's PATH (/etc/profile resets it), then geodesic's profile.d."""
+    (home / ".bash_profile").write_text(f"PATH='{environ['PATH']}'\nsource {DATA / 'geodesic-profile.sh'}\n")
+
+
+def start_geodesic(shell, home, environ=None, **extra):
+    """A geodesic login shell on a pty; its prompt ends in PS1 (GEODESIC_PROMPT_GLYPHS)."""
+    s = shell(login=True, env=dict(environ or {}, GEODESIC_PROMPT_GLYPHS=PS1, **extra))
+    return s
+
+
+def first_prompt(s) -> str:
+    """The first prompt of a starting login shell; fails on an MFA prompt before it."""
+    s.expect(f"{re.escape(MFA_PROMPT)}|{re.escape(PS1)}")
+    assert s.child.after == PS1, "the shell asked for an MFA code"
+    return s.last_prompt_line()
+
+
+def drawn(prompt_line: str) -> tuple:
+    """(mark, role) of geodesic's ` MARK LEVEL [ROLE] ` prompt."""
+    found = re.fullmatch(rf" (\S+) \S+ \[([^]]+)\] {re.escape(PS1)}", prompt_line)
+    assert found, f"not geodesic's prompt: {prompt_line!r}"
+    return found.group(1), found.group(2)
+
+
+def use_with_code(s, stage: str) -> str:
+    s.child.sendline(f"stage use {stage}")
+    s.answer_mfa(CODE)
+    return s.prompt()
+
+
+def transcript(*shells) -> str:
+    return "".join("".join(s.transcript) for s in shells)
+
+
+@pytest.mark.parametrize("topology", ["organization"])
+@pytest.mark.parametrize("style", sorted(MARKS))
+def test_geodesics_prompt_shows_the_profile_while_in_use_and_none_after_logout(shell, home, env, sts, style):
+    geodesic_login(home, env)
+    active, inactive = MARKS[style]
+    s = start_geodesic(shell, home, PROMPT_STYLE=style)
+    assert drawn(first_prompt(s)) == (inactive, "none")
+
+    assert drawn(use_with_code(s, "testing")) == (active, "cpco-testing-admin")
+    # geodesic's hook asked STS twice (the environment's keys, then --profile from the AWS CLI cache) and agreed.
+    assert sts.count("GetCallerIdentity") == 2
+    for _ in range(5):
+        s.run("")
+        assert drawn(s.last_prompt_line()) == (active, "cpco-testing-admin")
+    assert sts.count("GetCallerIdentity") == 2, "no STS call on an ordinary prompt"
+    assert (sts.count("GetSessionToken"), sts.count("AssumeRole")) == (1, 1)
+
+    s.run("stage logout")
+    assert drawn(s.last_prompt_line()) == (inactive, "none")
+    assert "!mixed!" not in transcript(s) and "Mismatch" not in transcript(s)
+    assert mfa_prompts(s) == 1
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_in_one_account_every_stage_shares_a_role_yet_the_prompt_names_the_chosen_one(shell, home, env, sts):
+    geodesic_login(home, env)
+    s = start_geodesic(shell, home)
+    first_prompt(s)
+
+    assert drawn(use_with_code(s, "testing"))[1] == "cpco-testing-admin"
+    s.run("stage use prod")
+    assert drawn(s.last_prompt_line())[1] == "cpco-prod-admin"
+    s.run("stage use staging")
+    assert drawn(s.last_prompt_line())[1] == "cpco-staging-admin"
+    # Without AWS_PROFILE, geodesic names the role after the first profile that assumes it.
+    s.run("unset AWS_PROFILE")
+    assert drawn(s.last_prompt_line())[1] == "cpco-root-admin", "the stand-in maps a role back to a profile"
+
+    assert "!mixed!" not in transcript(s)
+    assert mfa_prompts(s) == 1
+
+
+@pytest.fixture
+def clocked_env(env, fake_clock, fake_sts):
+    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url))
+
+
+@pytest.mark.parametrize("topology", ["organization"])
+def test_a_nested_shell_in_the_last_quarter_hour_renews_before_geodesic_checks_and_asks_nothing(
+    shell, home, clocked_env, fake_clock, fake_sts
+):
+    geodesic_login(home, clocked_env)
+    s = start_geodesic(shell, home, clocked_env)
+    first_prompt(s)
+    use_with_code(s, "testing")
+    fake_sts.reset()
+
+    # 13 minutes left: the AWS CLI already counts its cached copy as expired, so geodesic's
+    # `aws --profile` check in a new shell would ask for a code unless we renewed first.
+    fake_clock.advance(47 * MINUTES)
+    s.child.sendline("bash -l -i")
+    assert drawn(first_prompt(s)) == ("√", "cpco-testing-admin")
+    assert [a for a, _ in fake_sts.calls] == ["AssumeRole", "GetCallerIdentity", "GetCallerIdentity"]
+    assert all("TokenCode" not in r for r in fake_sts.parameters("AssumeRole")), "renewed from the MFA session"
+
+    fake_sts.reset()
+    for _ in range(3):
+        s.run("")
+    assert fake_sts.calls == []
+    s.run("exit")
+    assert mfa_prompts(s) == 1
+
+
+@pytest.mark.parametrize("topology", ["organization"])
+def test_when_the_mfa_session_is_over_geodesic_shows_none_and_one_hint(shell, home, clocked_env, fake_clock, fake_sts):
+    geodesic_login(home, clocked_env)
+    s = start_geodesic(shell, home, clocked_env, PROMPT_STYLE="unicode")
+    first_prompt(s)
+    assert drawn(use_with_code(s, "testing")) == ("✅", "cpco-testing-admin")
+    fake_sts.reset()
+
+    fake_clock.advance(13 * HOURS)
+    output = s.run("")
+    assert drawn(s.last_prompt_line()) == ("❌", "none")
+    assert "credentials for testing have expired; run 'stage use testing'" in output
+    s.run("")
+    assert drawn(s.last_prompt_line()) == ("❌", "none")
+    assert fake_sts.calls == [], "nothing to renew from, and geodesic's hook saw no change"
+    assert transcript(s).count("have expired") == 1
+
+    # A new code brings the stage back.
+    assert drawn(use_with_code(s, "testing")) == ("✅", "cpco-testing-admin")
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_nested_and_second_login_shells_of_a_container_ask_nothing(shell, home, env, sts):
+    geodesic_login(home, env)
+    s = start_geodesic(shell, home, STAGE="testing")
+    s.answer_mfa(CODE)
+    assert drawn(s.prompt()) == ("√", "cpco-testing-admin")
+
+    s.child.sendline("bash -l -i")
+    assert drawn(first_prompt(s)) == ("√", "cpco-testing-admin")
+    assert s.run('echo "$SHLVL $STAGE"').split()[1] == "testing"
+    s.run("exit")
+
+    # `docker exec -it CONTAINER bash -l` while the first shell is still open.
+    second = start_geodesic(shell, home, STAGE="testing")
+    assert drawn(first_prompt(second)) == ("√", "cpco-testing-admin")
+
+    assert (sts.count("GetSessionToken"), sts.count("AssumeRole")) == (1, 1)
+    assert mfa_prompts(s, second) == 1
+    assert "!mixed!" not in transcript(s, second)
+
+
+def login_command(env: dict, command: str) -> subprocess.CompletedProcess:
+    """`bash -l -c COMMAND` with no terminal, as `docker run` without -t or a CI job."""
+    return subprocess.run(
+        ["bash", "-l", "-c", command], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=60, start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_a_script_in_a_geodesic_login_shell_gets_cached_credentials_or_a_hint_and_no_prompt(home, env, sts):
+    geodesic_login(home, env)
+    environ = dict(env, STAGE="testing", GEODESIC_SHELL="true")
+    arn = "aws sts get-caller-identity --query Arn --output text"
+
+    done = login_command(environ, f"echo ran; {arn} || true")
+    assert done.stdout == "ran\n"
+    hint = [line for line in done.stderr.splitlines() if line.startswith("geodesic-stage:")]
+    assert len(hint) == 1 and "--mfa-token" in hint[0]
+    assert (sts.count("GetSessionToken"), sts.count("AssumeRole")) == (0, 0)
+
+    assert run_cli(environ, "use", "testing", "--mfa-token", CODE).returncode == 0
+    sts.reset()
+    done = login_command(environ, f'{arn}; echo "$ASSUME_ROLE"')
+    assert done.returncode == 0 and done.stderr == ""
+    assert re.fullmatch(r"arn:aws:sts::323330167063:assumed-role/cpco-root-admin/\S+\ncpco-testing-admin\n", done.stdout)
+    assert [a for a, _ in sts.calls] == ["GetCallerIdentity"], "only the script's own call; no prompt hook ran"
