@@ -68,6 +68,12 @@ def _command_of(argv) -> Optional[str]:
 
 
 def main(argv=None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["__complete"]:
+        # TAB completion, at every key press: none of the parsers below.
+        from geodesic_stage import completion
+
+        return completion.main(words[1:])
     try:
         # Building every command's parser imports every command module: pay only for the one asked for.
         parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))

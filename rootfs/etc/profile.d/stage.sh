@@ -121,6 +121,18 @@ else
 	esac
 fi
 
+# TAB completion of commands, options and stage names; the Python side reads the
+# config files only (geodesic_stage/completion.py).
+__geodesic_stage_complete() {
+	local __gs_line
+	COMPREPLY=()
+	while IFS= read -r __gs_line; do
+		[[ -n $__gs_line ]] && COMPREPLY+=("$__gs_line")
+	done <<<"$(command geodesic-stage __complete "$COMP_CWORD" "${COMP_WORDS[@]}" 2>/dev/null)"
+	return 0
+}
+complete -F __geodesic_stage_complete stage geodesic-stage
+
 # A login shell started for a stage (STAGE=testing) uses it once: asking for a
 # code only on an interactive terminal, from the cache only otherwise.
 __geodesic_stage_login() {

@@ -1,0 +1,131 @@
+"""TAB completion for `stage` and `geodesic-stage`: commands, options, stage and profile names.
+
+Runs at every TAB, so it reads the config files and nothing else: no boto3, no command
+modules, no argparse parsers (tests/test_completion.py holds this table to the parser).
+Reached through `geodesic-stage __complete CWORD WORD...` (bash's COMP_CWORD, COMP_WORDS).
+"""
+
+import os
+import sys
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+_STAGE = ("--profile", "--role", "--namespace", "--region")
+_MFA = ("--duration", "--mfa-token", "--direct", "--session-duration")
+# Per command: (takes a stage argument, its options).
+COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
+    "use": (True, ("--no-prompt", *_STAGE, *_MFA)),
+    "status": (False, ("--verify", *_STAGE)),
+    "list": (False, ("--json", *_STAGE)),
+    "env": (True, ("--format", "--show", *_STAGE, *_MFA)),
+    "exec": (True, (*_STAGE, *_MFA)),
+    "logout": (False, ("--forget", *_STAGE)),
+    "refresh": (False, _STAGE),
+    "credential-process": (True, _STAGE),
+    "console": (True, ("--open", *_STAGE, *_MFA)),
+    "init": (False, (
+        "--topology", "--namespace", "--role", "--region", "--root-account-id", "--mfa-serial", "--mfa-user",
+        "--source-profile", "--stage", "--dry-run", "--force",
+    )),
+    "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
+}
+GLOBAL_OPTIONS = ("--help", "--version", "--debug")
+# Options followed by a value (the value is not a stage argument).
+TAKES_VALUE = {
+    *_STAGE, "--duration", "--mfa-token", "--session-duration", "--format", "--topology", "--root-account-id",
+    "--mfa-serial", "--mfa-user", "--source-profile", "--stage",
+}
+
+
+def candidates(words: Sequence[str], current: int) -> List[str]:
+    """What may stand at words[current], given the command line words (words[0] is the program)."""
+    word = words[current] if current < len(words) else ""
+    before = list(words[1:current])
+    command = next((w for w in before if not w.startswith("-")), None)
+    if command is None:
+        return _matching(GLOBAL_OPTIONS if word.startswith("-") else COMMANDS, word)
+    if command not in COMMANDS:
+        return []
+    takes_stage, options = COMMANDS[command]
+    previous = before[-1] if before else ""
+    if previous in TAKES_VALUE:
+        return _matching(_values(previous), word)
+    if word.startswith("-"):
+        return _matching(("--help", *options), word)
+    arguments = _arguments(before[before.index(command) + 1 :])
+    if takes_stage and not arguments:
+        return _matching(_config(_stage_names, before), word)
+    return []
+
+
+def _arguments(words: Sequence[str]) -> List[str]:
+    """The positional words among a command's words, option values left out."""
+    found, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif w.startswith("-"):
+            skip = w in TAKES_VALUE
+        else:
+            found.append(w)
+    return found
+
+
+def _values(option: str) -> Iterable[str]:
+    if option == "--format":
+        from geodesic_stage.shell import FORMATS
+
+        return FORMATS
+    if option == "--topology":
+        from geodesic_stage.stages import TOPOLOGIES
+
+        return TOPOLOGIES
+    if option == "--profile":
+        return _config(lambda profiles, stages, request: sorted(profiles), ())
+    return ()
+
+
+def _stage_names(profiles, stages, request) -> Iterable[str]:
+    from geodesic_stage import resolve
+
+    return resolve.known_stages(profiles, stages, request)
+
+
+def _given(words: Sequence[str], option: str):
+    """The value of `option` on the command line so far, if given."""
+    found = None
+    for w, value in zip(words, words[1:]):
+        if w == option:
+            found = value
+    return found
+
+
+def _config(pick, words: Sequence[str]) -> Iterable[str]:
+    """pick(profiles, stages file, request) from the user's files; nothing if they cannot be read."""
+    from geodesic_stage import awsconfig, resolve
+    from geodesic_stage.errors import StageError
+    from geodesic_stage.stages import load_stages
+
+    try:
+        request = resolve.Request(
+            namespace=_given(words, "--namespace") or os.environ.get("NAMESPACE") or None,
+            role=_given(words, "--role"),
+        )
+        return list(pick(awsconfig.load_profiles(awsconfig.config_path()), load_stages(), request))
+    except (StageError, OSError, ValueError):
+        # A TAB is no place for an error message: the user sees it at the next command instead.
+        return []
+
+
+def _matching(choices: Iterable[str], prefix: str) -> List[str]:
+    return [c for c in choices if c.startswith(prefix)]
+
+
+def main(argv: Sequence[str]) -> int:
+    """argv: CWORD then bash's COMP_WORDS; prints one candidate a line."""
+    try:
+        current = int(argv[0])
+    except (IndexError, ValueError):
+        return 2
+    for choice in candidates(list(argv[1:]), current):
+        sys.stdout.write(choice + "\n")
+    return 0
