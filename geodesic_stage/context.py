@@ -4,7 +4,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
-from geodesic_stage import awsconfig, resolve
+from geodesic_stage import awsconfig, log, resolve
 from geodesic_stage.credentials import Settings
 from geodesic_stage.model import Stage
 from geodesic_stage.stages import StagesFile, load_stages
@@ -25,7 +25,9 @@ class Context:
             profile=getattr(args, "profile", None),
             region=getattr(args, "region", None),
         )
-        return cls(request=request, stages=load_stages(), config_path=awsconfig.config_path())
+        context = cls(request=request, stages=load_stages(), config_path=awsconfig.config_path())
+        log.debug(f"AWS config {context.config_path}; stages file {context.stages.path or '(none found)'}")
+        return context
 
     @property
     def profiles(self) -> Dict[str, dict]:

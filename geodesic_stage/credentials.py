@@ -38,9 +38,10 @@ def from_cache(stage: Stage) -> Optional[Session]:
     profile = stage.profile
     now = clock.now()
     key = cache.cli_cache_key(profile)
-    creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(key)), now, RENEW_SECONDS)
+    entry = cache.role_cache().get(key)
+    creds = cache.fresh(cache.credentials_from_entry(entry), now, RENEW_SECONDS)
     if creds is None:
-        log.debug(f"cache miss for {profile.name} (key {key}): absent, expired, unreadable or untrusted")
+        log.debug(f"cache miss for {profile.name} (key {key}): {_why_missed(entry, now)}")
         return None
     log.debug(f"cache hit for {profile.name} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
     session = _cached_mfa_session(profile, now)
@@ -59,9 +60,11 @@ def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     # --duration, else the profile's duration_seconds, as the AWS CLI reads it.
     duration = settings.role_seconds or profile.duration_seconds
     if not profile.mfa_serial:
+        log.debug(f"{profile.name} has no mfa_serial: AssumeRole {profile.role_arn} with the source keys")
         creds, user = sts.assume_role(profile, duration=duration)
         session_expiration = creds.expiration
     elif settings.mfa_mode == "direct":
+        log.debug(f"mfa_mode direct: AssumeRole {profile.role_arn} with an MFA code")
         creds, user = _with_code(mfa, profile, lambda code: sts.assume_role(profile, code=code, duration=duration))
         session_expiration = creds.expiration
     else:
@@ -69,10 +72,20 @@ def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
         if duration and duration > CHAINED_ROLE_SECONDS:
             log.debug(f"role sessions from an MFA session last at most {CHAINED_ROLE_SECONDS} s; --direct gives longer")
         duration = min(duration or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
+        log.debug(f"mfa_mode session: AssumeRole {profile.role_arn} for {duration} s with the MFA session's keys")
         creds, user = sts.assume_role(profile, credentials=mfa_session, duration=duration)
         session_expiration = mfa_session.expiration
     _store(cache.role_cache(), cache.cli_cache_key(profile), cache.entry_from_credentials(creds, user))
     return Session(stage, creds, session_expiration)
+
+
+def _why_missed(entry: Optional[dict], now) -> str:
+    if entry is None:
+        return "no readable entry (absent, corrupt or not ours)"
+    creds = cache.credentials_from_entry(entry)
+    if creds is None:
+        return "the entry holds no usable credentials"
+    return f"{int(creds.seconds_left(now))} s left, under the {RENEW_SECONDS} s renewal margin or beyond any session"
 
 
 def _cached_mfa_session(profile: Profile, now) -> Optional[Credentials]:
@@ -106,6 +119,7 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
         if found:
             log.debug("MFA session bought by another shell while waiting")
             return found
+        log.debug(f"no MFA session cached for {profile.source_profile} + {profile.mfa_serial}: GetSessionToken with a code")
         creds = _with_code(mfa, profile, lambda code: sts.get_session_token(profile, code, settings.session_seconds))
         _store(cache.session_cache(), key, cache.entry_from_credentials(creds))
         return creds

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
 
+from geodesic_stage import log
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.stages import StagesFile
@@ -50,13 +51,17 @@ def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Requ
 
 def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> str:
     if request.profile:
+        log.debug(f"stage {stage}: profile {request.profile} (--profile, or AWS_PROFILE of this shell's stage)")
         return request.profile
     entry = stages.stages.get(stage)
     if entry and entry.profile:
+        log.debug(f"stage {stage}: profile {entry.profile} (its entry in {stages.path})")
         return entry.profile
     namespace = namespace_of(request, stages)
     role = role_of(request, stages)
     if namespace:
+        origin = "--namespace or $NAMESPACE" if request.namespace else stages.path
+        log.debug(f"stage {stage}: profile {namespace}-{stage}-{role} (namespace-stage-role; namespace from {origin})")
         return f"{namespace}-{stage}-{role}"
     suffix = f"-{stage}-{role}"
     matches = sorted(name for name in profiles if name.endswith(suffix) and len(name) > len(suffix))
@@ -66,6 +71,7 @@ def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFil
             "set NAMESPACE or pass --namespace to choose one"
         )
     if matches:
+        log.debug(f"stage {stage}: profile {matches[0]} (no namespace known; the only profile named *{suffix})")
         return matches[0]
     raise _unknown(stage, profiles, stages, request)
 
