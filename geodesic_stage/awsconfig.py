@@ -39,7 +39,8 @@ class _Sections:
 
 
 def _parse(path: str):
-    text = read_text(path, "an AWS config file")
+    # Universal newlines, as botocore's open() reads the file.
+    text = read_text(path, "an AWS config file").replace("\r\n", "\n").replace("\r", "\n")
     return _plain_sections(text) or _configparser_sections(path, text)
 
 

@@ -287,7 +287,8 @@ def check_clock(profile: Profile) -> List[Finding]:
     except ConfigError as e:
         return [from_exception(e)]
     local = before + (clock.now() - before) / 2
-    skew = (date - local).total_seconds()
+    # The Date header is cut to the second: its midpoint is the best guess of STS's time.
+    skew = (date - local).total_seconds() + 0.5
     if abs(skew) > MAX_SKEW_SECONDS:
         direction = "behind" if skew > 0 else "ahead of"
         minutes, seconds = divmod(round(abs(skew)), 60)

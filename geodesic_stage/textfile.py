@@ -8,7 +8,7 @@ def _line_of(data, index: int) -> int:
 
 
 def read_text(path: str, kind: str) -> str:
-    """The file's text; "" when it does not exist. `kind` names it in messages."""
+    """The file's text, line endings as they are; "" when it does not exist. `kind` names it in messages."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -22,7 +22,6 @@ def read_text(path: str, kind: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}:{_line_of(data, e.start)}: not UTF-8 text; fix or remove the bad bytes on that line")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as botocore's open() reads the file
     if "\0" in text:
         raise ConfigError(f"{path}:{_line_of(text, text.index(chr(0)))}: contains a NUL byte; this is not {kind}")
     return text
