@@ -181,8 +181,13 @@ def test_a_failing_or_throttling_sts_is_tried_three_times_then_exit_1(env, canne
 
 @only_single
 def test_a_name_that_does_not_resolve_is_exit_1_naming_the_endpoint(env, home):
-    endpoint = "http://nonexistent.invalid"
-    done = run_cli(dict(env, AWS_ENDPOINT_URL_STS=endpoint), "use", "testing", "--mfa-token", CODE)
+    """In a network namespace of its own (loopback only), the resolver fails at once and no query leaves the machine."""
+    endpoint = "http://sts.nonexistent.invalid"
+    done = subprocess.run(
+        ["unshare", "--net", str(BIN / "geodesic-stage"), "use", "testing", "--mfa-token", CODE],
+        env=dict(env, AWS_ENDPOINT_URL_STS=endpoint, AWS_MAX_ATTEMPTS="1"),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, start_new_session=True,
+    )
     assert "check the network or AWS_ENDPOINT_URL_STS" in one_line_failure(done, endpoint)
 
 
