@@ -16,8 +16,9 @@ from geodesic_stage.errors import AwsError, MfaRejected
 from geodesic_stage.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
 
-# Role credentials with less left than this are renewed (the prompt hook uses the same figure):
-# botocore's window, inside which `aws --profile` would discard them and ask for a code.
+# A cached entry with less left than this is renewed rather than served: botocore's
+# window, inside which `aws --profile` would discard it and ask for a code. (The prompt
+# hook renews at 10 minutes, as the spec says; a new login shell at this figure.)
 RENEW_SECONDS = 15 * 60
 # An MFA session must outlast the AssumeRole call made with it.
 SESSION_MARGIN_SECONDS = 60

@@ -59,8 +59,14 @@ def test_a_working_day_renews_the_role_from_the_mfa_session_without_a_prompt(she
     assert access_key(s) == first_key
     assert fake_stscalls(fake_sts) == ["GetSessionToken", "AssumeRole"]
 
+    # 12 minutes left is still an ordinary prompt for the hook.
+    fake_clock.advance(18 * MINUTES)
+    assert press_enter(s) in label("testing", 12)
+    assert access_key(s) == first_key
+    assert fake_stscalls(fake_sts) == ["GetSessionToken", "AssumeRole"]
+
     # Fewer than 10 minutes left: the hook renews before anything expires.
-    fake_clock.advance(25 * MINUTES)
+    fake_clock.advance(7 * MINUTES)
     assert press_enter(s) in label("testing", 60)
     second_key = access_key(s)
     assert second_key != first_key

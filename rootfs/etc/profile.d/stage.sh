@@ -81,7 +81,7 @@ __geodesic_stage_label() {
 	printf -v now '%(%s)T' -1
 	left=$((__geodesic_stage_credential_epoch - now))
 	# At most one renewal attempt a minute, so a dead network costs one wait, not one per Enter.
-	if ((left < 900 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
+	if ((left < 600 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
 		__geodesic_stage_renewing=$now
 		if stage refresh; then
 			return 0
@@ -99,7 +99,7 @@ __geodesic_stage_label() {
 		__geodesic_stage_state=active
 		__geodesic_stage_ps1="[$STAGE $((left / 60))m] "
 		# The label stands until the next minute boundary, which comes before the renewal window.
-		((left >= 900)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
+		((left >= 600)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
 	fi
 	return 0
 }
@@ -134,15 +134,23 @@ __geodesic_stage_complete() {
 complete -F __geodesic_stage_complete stage geodesic-stage
 
 # A login shell started for a stage (STAGE=testing) uses it once: asking for a
-# code only on an interactive terminal, from the cache only otherwise.
+# code only on an interactive terminal, from the cache only otherwise. One that
+# inherits unexpired credentials asks nothing; in their last quarter hour it
+# renews them from the MFA session first, because the AWS CLI (and geodesic's
+# `aws --profile` identity check in the new shell) counts them expired and
+# would ask for a code itself.
 __geodesic_stage_login() {
-	local now
+	local now session
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
 	__geodesic_stage_login_done=1
 	if [[ -n ${AWS_ACCESS_KEY_ID-} && -n ${AWS_PROFILE-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]; then
 		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
+		__geodesic_stage_epoch session "${AWS_SESSION_EXPIRATION-}"
 		printf -v now '%(%s)T' -1
-		((__geodesic_stage_credential_epoch > now)) && return 0
+		if ((__geodesic_stage_credential_epoch > now)); then
+			((__geodesic_stage_credential_epoch - now < 900 && session > now + 60)) && { stage refresh || true; }
+			return 0
+		fi
 	fi
 	if [[ $- == *i* && -t 0 && -t 2 ]]; then
 		stage use "$STAGE" || printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE' to try again" >&2
