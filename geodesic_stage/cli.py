@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         return completion.main(words[1:])
     try:
         # Building every command's parser imports every command module: pay only for the one asked for.
-        parser = build_parser(_command_of(sys.argv[1:] if argv is None else argv))
+        parser = build_parser(_command_of(words))
         args = parser.parse_args(argv)
         if getattr(args, "debug", False):
             log.enable_debug()
