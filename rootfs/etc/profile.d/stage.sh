@@ -53,10 +53,8 @@ __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 ((BASH_VERSINFO[0] >= 5)) || __geodesic_stage_prompt() { __geodesic_stage_label; }
 
 # Work out the stage label, and renew role credentials from the cached MFA
-# session when fewer than 15 minutes are left (the only time a process starts;
-# it never asks for a code): botocore counts cached credentials that close to
-# expiry as expired, so `aws --profile` (and geodesic's identity check) would
-# otherwise ask for a code. Outside geodesic, put the label in front of PS1
+# session when fewer than 10 minutes are left (the only time a process starts;
+# it never asks for a code). Outside geodesic, put the label in front of PS1
 # (promptvars expands it at each prompt); inside, expired credentials unset
 # ASSUME_ROLE so geodesic draws its inactive mark and [none].
 __geodesic_stage_label() {
