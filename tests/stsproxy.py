@@ -1,8 +1,8 @@
 """A small HTTP layer in front of moto's STS server, for the tests.
 
 moto accepts any MFA code and counts nothing; this proxy counts the STS calls
-by action, and answers `AccessDenied` for the codes a test declares wrong, as
-AWS does. Everything else goes to moto unchanged.
+by action, and answers `AccessDenied` for the codes a test declares wrong and
+`InvalidClientTokenId` for the access keys it declares unknown, as AWS does. Everything else goes to moto unchanged.
 """
 
 import http.client
@@ -16,6 +16,12 @@ REJECTION = (
     "<Message>MultiFactorAuthentication failed with invalid MFA one time pass code. </Message>"
     "</Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
 )
+UNKNOWN_KEY = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    "<Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+    "<Message>The security token included in the request is invalid.</Message>"
+    "</Error><RequestId>4d1c2ba4-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+)
 
 
 class StsProxy:
@@ -27,6 +33,8 @@ class StsProxy:
         # with session credentials (the token itself is not kept).
         self.requests = []
         self.rejected_codes = set()
+        # Access key ids STS does not know (deleted or rotated keys): InvalidClientTokenId, as AWS answers.
+        self.unknown_keys = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -75,6 +83,10 @@ class StsProxy:
                     )
                 if code is not None and code in proxy.rejected_codes:
                     self._answer(403, REJECTION.encode(), "text/xml")
+                    return
+                signed_by = self.headers.get("Authorization", "").partition("Credential=")[2].partition("/")[0]
+                if signed_by in proxy.unknown_keys:
+                    self._answer(403, UNKNOWN_KEY.encode(), "text/xml")
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}

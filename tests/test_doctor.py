@@ -55,6 +55,22 @@ def test_a_config_init_wrote_is_ok_including_the_clock(user, sts, name):
     assert sts.count("GetCallerIdentity") == 1
 
 
+def test_source_keys_sts_does_not_know_are_an_error_that_names_the_profile_not_the_keys(user, sts):
+    """Rotated or deleted keys: STS refuses them, and doctor says which profile to fix."""
+    env = user(golden("organization"))
+    sts.unknown_keys = {"AKIAIOSFODNN7EXAMPLE"}
+
+    result = run_cli(env, "doctor")
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        "error: STS refused the keys of source profile 'cpco' (InvalidClientTokenId); "
+        f"fix: check or rotate the keys under [cpco] in {user.home / '.aws' / 'credentials'}"
+    )
+    assert "AKIAIOSFODNN7EXAMPLE" not in result.stdout + result.stderr
+    assert "wJalrXUtnFEMI" not in result.stdout + result.stderr
+
+
 def test_single_declared_by_the_stages_file_catches_the_old_aws_config_setup_mistake(user):
     """geodesic's aws-config-setup gave each stage its own role name in the one account."""
     env = user(
