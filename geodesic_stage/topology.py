@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile
+from geodesic_stage.stages import StageEntry
 
 ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
 ROOT_STAGE = "root"
@@ -25,6 +26,11 @@ class StageInput:
     role_arn: Optional[str] = None
     region: Optional[str] = None
     profile: Optional[str] = None
+
+    @classmethod
+    def of(cls, name: str, entry: StageEntry, account_id: Optional[str] = None) -> "StageInput":
+        """The stages file's entry for `name`, with an account id given on the command line winning."""
+        return cls(name, account_id or entry.account_id, entry.role_arn, entry.region, entry.profile)
 
 
 @dataclass(frozen=True)

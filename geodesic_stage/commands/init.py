@@ -66,7 +66,7 @@ def _inputs(args, context):
 
     stages_file = context.stages
     stages = _stages(args.stage, stages_file) if args.stage else tuple(
-        topology.StageInput(name, e.account_id, e.role_arn, e.region, e.profile) for name, e in stages_file.stages.items()
+        topology.StageInput.of(name, entry) for name, entry in stages_file.stages.items()
     )
     root_stage = next((s for s in stages if s.name == topology.ROOT_STAGE), None)
     root_account_id = args.root_account_id or stages_file.root_account_id or (root_stage and root_stage.account_id)
@@ -109,8 +109,7 @@ def _stages(flags, stages_file):
         name, account_id = name.strip(), account_id.strip()
         if not name or any(c.isspace() or c in "[]" for c in name):
             raise ConfigError(f"--stage {flag!r}: give a stage name, e.g. --stage testing=126450723953")
-        entry = stages_file.stages.get(name) or StageEntry()
-        stages[name] = StageInput(name, account_id or entry.account_id, entry.role_arn, entry.region, entry.profile)
+        stages[name] = StageInput.of(name, stages_file.stages.get(name) or StageEntry(), account_id)
     return tuple(stages.values())
 
 
