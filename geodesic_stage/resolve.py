@@ -1,7 +1,7 @@
 """Which profile a stage means: pure functions over the parsed config files."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Mapping, Optional
 
 from geodesic_stage import chain, log
@@ -98,11 +98,26 @@ def resolve(
     config_path: str = "~/.aws/config",
     credentials: Optional[Mapping[str, dict]] = None,
 ) -> Stage:
-    """The stage's profile and the chain of links it is reached by, gaps filled from the stages file.
+    """The stage's profile and the chain of links that reaches it.
 
     `profiles` are the config's profiles (with the credentials file's sections merged in, as
     botocore sees them); `credentials` the credentials file's sections alone, for the order in
     which botocore takes keys."""
+    profile, profiles = _profile(stage, profiles, stages, request, config_path)
+    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file")
+    mfa_process = profile.mfa_process or next(
+        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    )
+    return Stage(name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links)
+
+
+def resolve_profile(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Profile:
+    """The stage's own profile, whatever its source holds (for doctor, which reports sources itself)."""
+    return _profile(stage, profiles, stages, request, config_path)[0]
+
+
+def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str):
+    """The stage's profile, gaps filled from the stages file, and the profiles with that filling."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
     if section is None:
@@ -118,25 +133,17 @@ def resolve(
             f"profile {name!r} in {config_path} has no role_arn; "
             "add role_arn = arn:aws:iam::ACCOUNT:role/NAME (or run 'geodesic-stage init')"
         )
-    links = chain.resolve(name, profiles, credentials or {}, config_path)
+    link = chain.role_link(name, section, config_path)
     region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
-    # A web-identity profile is its own source: no role link, its role_arn its own.
-    final = links.roles[-1] if links.roles else chain.RoleLink(name, section["role_arn"])
-    mfa_process = section.get("mfa_process") or next(
-        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    profile = Profile(
+        name=name,
+        role_arn=link.role_arn,
+        source_profile=section.get("source_profile"),
+        mfa_serial=link.mfa_serial,
+        region=region,
+        external_id=link.external_id,
+        role_session_name=link.role_session_name,
+        duration_seconds=link.duration_seconds,
+        mfa_process=section.get("mfa_process"),
     )
-    return Stage(
-        name=stage,
-        profile=Profile(
-            name=name,
-            role_arn=final.role_arn,
-            source_profile=section.get("source_profile"),
-            mfa_serial=final.mfa_serial,
-            region=region,
-            external_id=final.external_id,
-            role_session_name=final.role_session_name,
-            duration_seconds=final.duration_seconds,
-            mfa_process=mfa_process,
-        ),
-        chain=links,
-    )
+    return profile, profiles
