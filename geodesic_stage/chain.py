@@ -93,9 +93,9 @@ class Chain:
 def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> dict:
     """Profiles as botocore's session sees them: the credentials file's sections added to the
     config's profiles, its values winning."""
-    profiles = {name: dict(section) for name, section in config.items()}
+    profiles = dict(config)
     for name, section in credentials.items():
-        profiles.setdefault(name, {}).update(section)
+        profiles[name] = {**config.get(name, {}), **section}
     return profiles
 
 
@@ -106,7 +106,7 @@ def resolve(
     where: str = "the AWS config or credentials file",  # named in messages
 ) -> Chain:
     """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle."""
-    profiles = merged(config, credentials)
+    profiles = _Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
     roles = []
@@ -156,6 +156,21 @@ def resolve(
             break
         current = source_profile
     return Chain(source, tuple(reversed(roles)))
+
+
+class _Merged:
+    """`merged(config, credentials)` looked up one profile at a time: a chain reads a few of thousands."""
+
+    def __init__(self, config, credentials):
+        self._config, self._credentials = config, credentials
+
+    def __contains__(self, name) -> bool:
+        return name in self._config or name in self._credentials
+
+    def __getitem__(self, name) -> dict:
+        if name not in self._credentials:
+            return self._config[name]
+        return {**self._config.get(name, {}), **self._credentials[name]}
 
 
 def _is_role(section: Mapping[str, str]) -> bool:
