@@ -297,6 +297,8 @@ FRAMEWORKS = {
     "starship": ["source {stage_sh}", 'starship_precmd() { PS1="STAR PROMPT$ "; }', 'PROMPT_COMMAND="starship_precmd;$PROMPT_COMMAND"'],
     # bash 5.1+ runs each element of a PROMPT_COMMAND array.
     "array": ['first() { PS1="ONE PROMPT$ "; }', 'second() { PS1="TWO PROMPT$ "; }', "PROMPT_COMMAND=(first second)", "source {stage_sh}"],
+    # A framework that appends itself to the array after stage.sh.
+    "appended": ["source {stage_sh}", 'late() { PS1="LATE PROMPT$ "; }', "PROMPT_COMMAND+=(late)"],
 }
 
 

@@ -84,12 +84,13 @@ __geodesic_stage_epoch() {
 	fi
 }
 
-# Before each prompt. An ordinary one keeps the same credentials, PS1 and
-# promptvars (where we own the label) and minute left, so the label stands:
-# two tests, in a small body because bash copies a function's body on every
-# call. `stage` itself works the label out anew after every change it makes.
+# Before each prompt. An ordinary one keeps the same credentials, PS1,
+# promptvars and last PROMPT_COMMAND (where we own the label) and minute left,
+# so the label stands: two tests, in a small body because bash copies a
+# function's body on every call. `stage` itself works the label out anew
+# after every change it makes.
 __geodesic_stage_prompt() {
-	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
+	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS/${PROMPT_COMMAND[-1]-}} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
 }
 __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 # bash before 5.0 has no EPOCHSECONDS: work the label out at every prompt.
@@ -102,7 +103,9 @@ __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 __geodesic_stage_label() {
 	__geodesic_stage_state_now
 	__geodesic_stage_show
-	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS}
+	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS/}
+	# The prompt hook's key, which bash before 5.0 (no negative subscripts) never reads.
+	((BASH_VERSINFO[0] < 5)) || __geodesic_stage_seen+=${__geodesic_stage_own_ps1:+${PROMPT_COMMAND[-1]-}}
 	return 0
 }
 
@@ -156,10 +159,18 @@ __geodesic_stage_state_now() {
 
 # Outside geodesic the label leads PS1: as a reference to it where promptvars
 # expands one (its value is never expanded again), as text where it does not.
-# A prompt framework that wrote PS1 afresh (__git_ps1, starship) gets it back.
+# A prompt framework that wrote PS1 afresh (__git_ps1, starship) gets it back;
+# one that put itself after our hook in the PROMPT_COMMAND array since finds
+# our hook last again from the next prompt on.
 __geodesic_stage_show() {
-	local __gs_want
+	local __gs_want __gs_i
 	[[ -n ${__geodesic_stage_own_ps1-} && ${GEODESIC_STAGE_PROMPT:-true} != false ]] || return 0
+	if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) && [[ ${PROMPT_COMMAND[-1]-} != __geodesic_stage_prompt ]]; then
+		for __gs_i in "${!PROMPT_COMMAND[@]}"; do
+			[[ ${PROMPT_COMMAND[__gs_i]} != __geodesic_stage_prompt ]] || unset "PROMPT_COMMAND[__gs_i]"
+		done
+		PROMPT_COMMAND+=(__geodesic_stage_prompt)
+	fi
 	if [[ :$BASHOPTS: == *:promptvars:* ]]; then
 		__gs_want='${__geodesic_stage_ps1-}'
 	else
