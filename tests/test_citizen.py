@@ -266,9 +266,9 @@ def blackhole():
         connection.close()
 
 
-def test_a_renewal_at_the_prompt_against_an_sts_that_never_answers_takes_under_4_s(shell, sts, home, blackhole):
+def test_a_renewal_at_the_prompt_against_an_sts_that_never_answers_takes_under_4_s(shell, env, sts, home, blackhole, fake_clock):
     url, accepted = blackhole
-    s = shell()
+    s = shell(env=fake_clock.apply(env))
     use_with_code(s, "stage use testing")
     for entry in (home / ".aws" / "cli" / "cache").glob("*.json"):
         entry.unlink()  # the role must be assumed again: from the MFA session, at STS
@@ -287,6 +287,14 @@ def test_a_renewal_at_the_prompt_against_an_sts_that_never_answers_takes_under_4
     tried = len(accepted)
     assert s.run("") == ""
     assert len(accepted) == tried
+
+    # A minute later it tries again, as briefly, and says nothing it has said already.
+    fake_clock.advance(61)
+    started = time.monotonic()
+    assert s.run("") == ""
+    assert time.monotonic() - started < 4
+    assert len(accepted) > tried
+    assert label(s.last_prompt_line()) in ("[testing 3m]", "[testing 4m]")
 
 
 # 8. the label survives prompt frameworks, a PROMPT_COMMAND array and promptvars off
