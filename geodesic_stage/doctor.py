@@ -278,6 +278,7 @@ def check_cache() -> List[Finding]:
 
 
 def _me() -> str:
+    """The user's login name for a chown command (a uid where there is none)."""
     import pwd
 
     try:

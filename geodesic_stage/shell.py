@@ -93,14 +93,12 @@ def _check_name(name: str) -> str:
     return name
 
 
-def render(env: Mapping[str, str], fmt: str = "sh", unset: Iterable[str] = ()) -> str:
+def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     if fmt == "json":
         return json.dumps(dict(env), indent=2) + "\n"
     if fmt == "dotenv":
         return "".join(f"{_check_name(k)}={_dotenv_quote(v)}\n" for k, v in env.items())
-    lines = [f"unset {' '.join(_check_name(n) for n in unset)}"] if unset else []
-    lines += [f"export {_check_name(k)}={quote(v)}" for k, v in env.items()]
-    return "".join(line + "\n" for line in lines)
+    return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
 def render_exports(session: Session) -> str:

@@ -1,3 +1,4 @@
+import os
 import signal
 import sys
 
@@ -48,8 +49,6 @@ def run(args, context):
 
 def _running_for() -> float:
     """Seconds since this process started, from /proc where there is one."""
-    import os
-
     try:
         with open("/proc/self/stat") as f:
             ticks = int(f.read().rsplit(")", 1)[1].split()[19])
