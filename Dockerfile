@@ -3,12 +3,9 @@
 ARG GEODESIC_VERSION=4.3.0
 FROM cloudposse/geodesic:${GEODESIC_VERSION}-debian
 
-# The package gets a virtualenv of its own, from the image's python3, so its
-# boto3 never fights the image's Debian-managed Python packages.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
- && rm -rf /var/lib/apt/lists/*
-
+# The package gets a virtualenv of its own, made by the image's own python3
+# (geodesic's Debian image ships Python with venv in /usr/local): no second
+# interpreter, and its boto3 never fights the image's Python packages.
 COPY pyproject.toml setup.cfg README.md /usr/src/geodesic-stage/
 COPY geodesic_stage/ /usr/src/geodesic-stage/geodesic_stage/
 COPY scripts/install /usr/src/geodesic-stage/scripts/install

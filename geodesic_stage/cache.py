@@ -109,6 +109,11 @@ class JsonFileCache:
     def delete(self, key: str) -> bool:
         return _remove(self.path(key))
 
+    def keys(self) -> list:
+        """The key of every entry here; raises OSError when the directory cannot be read."""
+        names = os.listdir(self.directory) if os.path.isdir(self.directory) else ()
+        return sorted(n[: -len(".json")] for n in names if n.endswith(".json") and not n.startswith(".tmp-"))
+
     def _remove_stale_temps(self) -> None:
         oldest = clock.now().timestamp() - STALE_TEMP_SECONDS
         for name in os.listdir(self.directory):
@@ -191,3 +196,29 @@ def role_cache() -> JsonFileCache:
 
 def session_cache() -> JsonFileCache:
     return JsonFileCache(session_cache_dir())
+
+
+def unwritable(directory: str) -> Optional[str]:
+    """Why this user cannot keep sessions in directory (or in the nearest part of its path
+    that exists, where it would be made), or None when it can."""
+    path = directory
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        owner = os.stat(path).st_uid
+    except OSError as e:
+        return f"{path} cannot be read ({e.strerror})"
+    if path == directory and owner != os.geteuid():
+        return f"{path} belongs to {_user_name(owner)}, not to you"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"{path} is not writable by you"
+    return None
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"

@@ -19,7 +19,7 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "env": (True, ("--format", "--show", *_STAGE, *_MFA)),
     "exec": (True, (*_STAGE, *_MFA)),
     "logout": (False, ("--forget", *_STAGE)),
-    "refresh": (False, _STAGE),
+    "refresh": (False, ("--bounded", *_STAGE)),
     "credential-process": (True, _STAGE),
     "console": (True, ("--open", *_STAGE, *_MFA)),
     "init": (False, (

@@ -280,9 +280,18 @@ def _own_accounts(stages: Mapping[str, Profile], root_account: Optional[str], na
 
 
 def check_cache() -> List[Finding]:
-    """Cached credentials are secrets: nobody but the owner may read them."""
+    """Cached credentials are secrets: nobody but the owner may read them. A cache the user
+    cannot write (a root-owned one after `sudo -E`) shares no session and saves no code."""
     findings = []
+    aws = os.path.dirname(os.path.dirname(cache.cli_cache_dir()))
     for directory in (cache.cli_cache_dir(), cache.session_cache_dir()):
+        problem = cache.unwritable(directory)
+        if problem:
+            findings.append(error(
+                f"cannot write the credential cache: {problem}",
+                f"sudo chown -R {_me()} {aws} && chmod -R u+rwX {aws}",
+            ))
+            break
         try:
             mode = os.stat(directory).st_mode
             names = sorted(os.listdir(directory))
@@ -300,6 +309,16 @@ def check_cache() -> List[Finding]:
                 f"chmod 600 {directory}/*.json",
             ))
     return findings
+
+
+def _me() -> str:
+    """The user's login name for a chown command (a uid where there is none)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def _open_to_others(path: str) -> bool:

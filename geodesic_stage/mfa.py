@@ -12,7 +12,8 @@ from typing import Callable, Optional
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 from geodesic_stage.model import Profile
 
-_CODE = re.compile(r"\d{6}\Z")
+# Six ASCII digits; spaces or dashes between them, as authenticator apps show and copy them (123 456).
+_CODE = re.compile(r"[0-9](?:[ \t-]*[0-9]){5}\Z")
 PROMPT_ATTEMPTS = 3
 PROCESS_TIMEOUT = 60
 
@@ -27,14 +28,20 @@ class MfaSource:
 
 
 def valid_code(code: str) -> bool:
-    return bool(_CODE.match(code))
+    return bool(_CODE.match(code.strip()))
+
+
+def normalize_code(code: str) -> str:
+    """The six digits of a valid code, without the spaces or dashes between them."""
+    return "".join(c for c in code if c in "0123456789")
 
 
 def choose(profile: Profile, token: Optional[str] = None, interactive: bool = True) -> MfaSource:
     if token is not None:
         if not valid_code(token):
             raise ConfigError("--mfa-token takes the 6 digits your MFA device shows")
-        return MfaSource(lambda serial, notice: token, attempts=1)
+        code = normalize_code(token)
+        return MfaSource(lambda serial, notice: code, attempts=1)
     if profile.mfa_process:
         return MfaSource(lambda serial, notice: _run_mfa_process(profile), attempts=1)
     if interactive and _has_terminal():
@@ -86,4 +93,4 @@ def _run_mfa_process(profile: Profile) -> str:
     code = done.stdout.decode("utf-8", "replace").strip()
     if not valid_code(code):
         raise MfaUnavailable(f"{where} printed something other than a 6-digit code")
-    return code
+    return normalize_code(code)

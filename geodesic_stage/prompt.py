@@ -1,12 +1,10 @@
 """The MFA prompt on the terminal (/dev/tty), so it works while stdout is captured."""
 
 import os
-import re
 from typing import Optional
 
 from geodesic_stage.errors import Interrupted, MfaUnavailable
-
-_SIX_DIGITS = re.compile(r"\s*\d{6}\s*\Z")
+from geodesic_stage.mfa import normalize_code, valid_code
 
 
 def ask_code(message: str, notice: Optional[str] = None) -> str:
@@ -27,13 +25,13 @@ def ask_code(message: str, notice: Optional[str] = None) -> str:
             tty_out.write(notice + "\n")
             tty_out.flush()
         validator = Validator.from_callable(
-            lambda text: bool(_SIX_DIGITS.match(text)),
+            valid_code,
             error_message="The code is the 6 digits your MFA device shows",
             move_cursor_to_end=True,
         )
         session = PromptSession(input=create_input(tty_in), output=create_output(tty_out))
         try:
-            return session.prompt(message, validator=validator, validate_while_typing=False).strip()
+            return normalize_code(session.prompt(message, validator=validator, validate_while_typing=False))
         except KeyboardInterrupt:
             raise Interrupted("cancelled at the MFA prompt; nothing changed")
         except EOFError:

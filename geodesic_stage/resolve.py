@@ -63,15 +63,18 @@ def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFil
         origin = "--namespace or $NAMESPACE" if request.namespace else stages.path
         log.debug(f"stage {stage}: profile {namespace}-{stage}-{role} (namespace-stage-role; namespace from {origin})")
         return f"{namespace}-{stage}-{role}"
+    # No namespace known: it is the part before the first hyphen, so `prod` never means acme-pre-prod-admin.
     suffix = f"-{stage}-{role}"
-    matches = sorted(name for name in profiles if name.endswith(suffix) and len(name) > len(suffix))
+    matches = sorted(
+        name for name in profiles if name.endswith(suffix) and len(name) > len(suffix) and "-" not in name[: -len(suffix)]
+    )
     if len(matches) > 1:
         raise ConfigError(
             f"stage {stage!r} matches several profiles ({', '.join(matches)}); "
             "set NAMESPACE or pass --namespace to choose one"
         )
     if matches:
-        log.debug(f"stage {stage}: profile {matches[0]} (no namespace known; the only profile named *{suffix})")
+        log.debug(f"stage {stage}: profile {matches[0]} (no namespace known; the only profile named NAMESPACE{suffix})")
         return matches[0]
     raise _unknown(stage, profiles, stages, request)
 

@@ -7,15 +7,22 @@ cannot hold (NUL) are refused rather than mangled.
 import json
 import re
 from collections import OrderedDict
-from typing import Dict, Iterable, Mapping
+from typing import Dict, Iterable, Mapping, Optional
 
 from geodesic_stage.clock import rfc3339
+from geodesic_stage.credentials import RENEW_SECONDS
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Session
 
 FORMATS = ("sh", "json", "dotenv")
+# The prompt hook renews role credentials with this much left (the spec's 10 minutes), tries
+# again at most this often after a failure, and gives up on one renewal after PROMPT_RENEW_TIMEOUT.
+PROMPT_RENEW_SECONDS = 600
+RETRY_SECONDS = 60
+PROMPT_RENEW_TIMEOUT = 3
 
-# Everything `stage use` sets, in the order it prints them; `stage logout` unsets them all.
+# Everything `stage use` sets, in the order it prints them; `stage logout` unsets them all,
+# and the `stage` function gives the user's own values back.
 VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -33,7 +40,18 @@ _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
 def environment(session: Session) -> Dict[str, str]:
-    """The variables a shell holds for this stage; region ones only if the profile has one."""
+    """The variables a shell holds for this stage; region ones only if the profile has one.
+    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
+    env = portable_environment(session)
+    env["AWS_PROFILE"] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env.move_to_end("STAGE")
+    return env
+
+
+def portable_environment(session: Session, fallback: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The variables that work with no AWS config at all (scripts, CI, `exec`): no profile
+    name, which a machine without the profile refuses; a region-less profile takes the
+    region of `fallback` (the caller's environment), as the AWS CLI would here."""
     profile = session.stage.profile
     creds = session.credentials
     env = OrderedDict(
@@ -43,11 +61,11 @@ def environment(session: Session) -> Dict[str, str]:
         AWS_CREDENTIAL_EXPIRATION=rfc3339(creds.expiration),
         AWS_SESSION_EXPIRATION=rfc3339(session.session_expiration),
     )
-    if profile.region:
-        env["AWS_REGION"] = profile.region
-        env["AWS_DEFAULT_REGION"] = profile.region
-    env["AWS_PROFILE"] = profile.name
-    env["ASSUME_ROLE"] = profile.name
+    fallback = fallback or {}
+    region = profile.region or fallback.get("AWS_REGION") or fallback.get("AWS_DEFAULT_REGION")
+    if region:
+        env["AWS_REGION"] = region
+        env["AWS_DEFAULT_REGION"] = region
     env["STAGE"] = session.stage.name
     return env
 
@@ -75,20 +93,26 @@ def _check_name(name: str) -> str:
     return name
 
 
-def render(env: Mapping[str, str], fmt: str = "sh", unset: Iterable[str] = ()) -> str:
+def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     if fmt == "json":
         return json.dumps(dict(env), indent=2) + "\n"
     if fmt == "dotenv":
         return "".join(f"{_check_name(k)}={_dotenv_quote(v)}\n" for k, v in env.items())
-    lines = [f"unset {' '.join(_check_name(n) for n in unset)}"] if unset else []
-    lines += [f"export {_check_name(k)}={quote(v)}" for k, v in env.items()]
-    return "".join(line + "\n" for line in lines)
+    return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
 def render_exports(session: Session) -> str:
-    """The block `stage use` evals: this stage's variables, and unset for those it lacks."""
-    env = environment(session)
-    return render(env, unset=[name for name in VARIABLES if name not in env])
+    """The block `stage use` evals. Its first line hands the `stage` function what it must
+    know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
+    A region-less profile leaves the region alone: the function restores the user's first."""
+    handed = {
+        "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
+        "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
+        "__geodesic_stage_login_renew_at": str(RENEW_SECONDS),
+        "__geodesic_stage_retry_after": str(RETRY_SECONDS),
+    }
+    header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
+    return header + "\n" + render(environment(session))
 
 
 def render_unset(names: Iterable[str] = VARIABLES) -> str:

@@ -4,6 +4,7 @@ the Dockerfile runs it on a copy of only those files, gives a working command.""
 
 import re
 import shutil
+import sys
 import subprocess
 from pathlib import Path
 
@@ -71,3 +72,31 @@ def test_the_install_step_gives_a_working_command(tmp_path):
         capture_output=True, text=True,
     )
     assert imports.returncode == 0, imports.stderr
+
+
+def test_the_image_gets_no_second_python():
+    """geodesic's Debian image has its own python3 with venv in /usr/local; Debian's is not added."""
+    assert not re.search(r"apt-get[^\n]*install[^\n]*python3", DOCKERFILE)
+    assert "python3-venv" not in DOCKERFILE
+
+
+def test_the_install_step_uses_the_first_python3_on_path(tmp_path):
+    """As in the image: the image's own python3 (here, the one running the tests) comes first on PATH,
+    Debian's /usr/bin/python3 after it; the virtualenv is made from the first."""
+    local = tmp_path / "usr-local-bin"
+    local.mkdir()
+    own = Path(sys.executable).resolve()
+    (local / "python3").symlink_to(own)
+    env = {
+        "PATH": f"{local}:/usr/bin:/bin", "HOME": str(tmp_path),
+        "GEODESIC_STAGE_PREFIX": str(tmp_path / "opt"), "GEODESIC_STAGE_BINDIR": str(tmp_path / "bin"),
+    }
+    done = subprocess.run(["sh", str(ROOT / "scripts/install")], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    made_with = subprocess.run(
+        [str(tmp_path / "opt/bin/python"), "-c", "import sys, platform; print(sys._base_executable, platform.python_version())"],
+        capture_output=True, text=True,
+    ).stdout.split()
+    expected = subprocess.run([str(own), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True).stdout.strip()
+    assert made_with[1] == expected
+    assert Path(made_with[0]).parent == local or Path(made_with[0]).resolve() == own

@@ -131,6 +131,18 @@ def test_an_ordinary_prompt_starts_no_process(env, topology, sts, tmp_path, geod
 
 
 @ANY_TOPOLOGY
+def test_under_a_prompt_framework_with_promptvars_off_an_ordinary_prompt_starts_no_process(env, topology, sts, tmp_path):
+    """The label put back in front of a PS1 written afresh at every prompt, as text: still pure bash."""
+    assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0
+    framework = ['starship_precmd() { PS1="STAR PROMPT$ "; }', 'PROMPT_COMMAND="starship_precmd;$PROMPT_COMMAND"', "shopt -u promptvars"]
+
+    trace, after = strace_prompts(env, tmp_path, [*framework, "stage use testing"], geodesic=False)
+
+    assert processes(trace) == []
+    assert re.fullmatch(r"after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ active\n", after)
+
+
+@ANY_TOPOLOGY
 @pytest.mark.parametrize("geodesic", [False, True], ids=["plain-bash", "geodesic-prompt-hooks"])
 def test_credentials_about_to_expire_are_renewed_by_one_process_at_one_prompt(env, topology, sts, tmp_path, geodesic):
     assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0

@@ -82,6 +82,9 @@ def eval_in_bash(block: str, cwd, environ=None) -> dict:
 def test_use_block_exports_every_variable_the_spec_lists():
     block = shell.render_exports(session(**SAMPLE))
     assert block == (
+        "__geodesic_stage_variables='AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN "
+        "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE STAGE' "
+        "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60\n"
         "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE\n"
         "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
         "export AWS_SESSION_TOKEN=FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==\n"
@@ -95,12 +98,34 @@ def test_use_block_exports_every_variable_the_spec_lists():
     )
 
 
-def test_use_block_for_a_profile_without_region_unsets_the_previous_stages_region(workdir):
+def test_the_thresholds_stage_sh_falls_back_on_are_the_ones_python_hands_it():
+    """One home: the block's first line hands them over; stage.sh's defaults, for a shell that
+    has run no `stage use` yet, must say the same."""
+    from ptyshell import STAGE_SH
+
+    handed = dict(word.split("=", 1) for word in shell.render_exports(session(**SAMPLE)).splitlines()[0].split()[-3:])
+    script = STAGE_SH.read_text()
+    for name, value in handed.items():
+        defaults = set(re.findall(r"\$\{" + name + r":-(\d+)\}", script))
+        assert defaults == {value}, f"{name}: stage.sh falls back on {defaults}, Python says {value}"
+
+
+def test_use_block_for_a_profile_without_region_leaves_the_region_alone(workdir):
     block = shell.render_exports(session(**dict(SAMPLE, region=None)))
-    assert block.splitlines()[0] == "unset AWS_REGION AWS_DEFAULT_REGION"
+    assert "AWS_REGION" not in block.split("\n", 1)[1]
     held = eval_in_bash(block, workdir, {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"})
-    assert "AWS_REGION" not in held and "AWS_DEFAULT_REGION" not in held
+    assert held["AWS_REGION"] == held["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert held["STAGE"] == "testing"
+
+
+def test_scripts_get_no_profile_name_and_a_regionless_profile_takes_the_callers_region():
+    portable = shell.portable_environment(session(**dict(SAMPLE, region=None)), {"AWS_DEFAULT_REGION": "eu-west-1"})
+    assert list(portable) == [
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+        "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION", "STAGE",
+    ]
+    assert portable["AWS_REGION"] == "eu-west-1"
+    assert shell.portable_environment(session(**SAMPLE), {"AWS_REGION": "eu-west-1"})["AWS_REGION"] == "us-west-2"
 
 
 def test_logout_block_unsets_every_variable_use_sets(workdir):
@@ -183,7 +208,8 @@ def test_hostile_values_eval_to_exactly_themselves_and_never_run(workdir, access
     hostile = session(access_key, secret, token, region or None, profile, stage)
     held = eval_in_bash(shell.render_exports(hostile), workdir, {"AWS_REGION": "stale", "AWS_DEFAULT_REGION": "stale"})
     assert not (workdir / CANARY).exists()
-    assert held == shell.environment(hostile)
+    kept = {} if region else {"AWS_REGION": "stale", "AWS_DEFAULT_REGION": "stale"}
+    assert held == dict(kept, **shell.environment(hostile))
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,7 +1,7 @@
 """Which profile `stage use STAGE` means: resolution as pure functions over parsed config."""
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from geodesic_stage.errors import ConfigError
@@ -94,9 +94,16 @@ def test_without_namespace_several_matches_are_named_in_the_error():
     assert error.value.exit_code == 2
 
 
-def test_without_namespace_a_hyphenated_namespace_still_resolves():
-    profiles = {"acme-corp-testing-admin": stage_profile()}
-    assert use("testing", profiles).profile.name == "acme-corp-testing-admin"
+def test_without_namespace_the_namespace_ends_at_the_first_hyphen():
+    profiles = {"acme-pre-prod-admin": stage_profile(), "acme-us-east-1-prod-admin": stage_profile()}
+    assert known_stages(profiles, NO_STAGES_FILE, Request()) == {
+        "pre-prod": "acme-pre-prod-admin", "us-east-1-prod": "acme-us-east-1-prod-admin",
+    }
+    assert use("pre-prod", profiles).profile.name == "acme-pre-prod-admin"
+    with pytest.raises(ConfigError) as error:
+        use("prod", profiles)
+    assert error.value.exit_code == 2
+    assert error.value.message == "unknown stage 'prod'; stages: pre-prod, us-east-1-prod. Did you mean 'pre-prod'?"
 
 
 def test_unknown_stage_lists_the_stages_and_suggests_the_closest():
@@ -237,3 +244,20 @@ def test_an_unknown_stage_is_a_config_error_naming_every_stage(namespace, stage_
     assert f"unknown stage {typed!r}; stages: " in error.value.message
     for name in stage_names:
         assert name in error.value.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(NAME, NAME), min_size=1, max_size=5), data=st.data())
+def test_without_a_namespace_a_stage_means_only_a_profile_whose_namespace_has_no_hyphen(parts, data):
+    profiles = {f"{ns}-{stage}-admin": stage_profile() for ns, stage in parts}
+    # Half the time a stage part of some profile (hyphenated ones included), else any name.
+    typed = data.draw(st.one_of(st.sampled_from([stage for _, stage in parts]), NAME))
+    exact = [name for name in profiles if name.endswith(f"-{typed}-admin") and "-" not in name[: -len(f"-{typed}-admin")]]
+    event(f"{min(len(exact), 2)} profile(s) named NS-{{typed}}-admin with a hyphen-free NS")
+    try:
+        found = resolve(typed, profiles, NO_STAGES_FILE, Request(), CONFIG).profile.name
+    except ConfigError:
+        assert len(exact) != 1
+        return
+    assert [found] == exact
+    assert known_stages(profiles, NO_STAGES_FILE, Request())[typed] == found

@@ -1,9 +1,10 @@
+import os
 import sys
 
 from geodesic_stage import credentials, mfa, shell
 from geodesic_stage.errors import ConfigError
 
-HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv)"
+HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv); they need no AWS config to work"
 EXAMPLE = "geodesic-stage env testing --format dotenv > .env"
 
 
@@ -21,5 +22,5 @@ def run(args, context):
         )
     stage = context.stage(args.stage)
     session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    sys.stdout.write(shell.render(shell.environment(session), args.format))
+    sys.stdout.write(shell.render(shell.portable_environment(session, os.environ), args.format))
     return 0

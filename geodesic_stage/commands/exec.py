@@ -5,6 +5,8 @@ from geodesic_stage.errors import ConfigError
 
 HELP = "run one command with STAGE's credentials and exit with its exit code"
 EXAMPLE = "geodesic-stage exec testing -- aws sts get-caller-identity"
+# A profile name would send the command looking for a config it may not see (another HOME, a container).
+PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
 def add_arguments(parser):
@@ -18,8 +20,8 @@ def run(args, context):
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
     session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    env = {k: v for k, v in os.environ.items() if k not in shell.VARIABLES}
-    env.update(shell.environment(session))
+    env = {k: v for k, v in os.environ.items() if k not in shell.VARIABLES and k not in PROFILE_VARIABLES}
+    env.update(shell.portable_environment(session, os.environ))
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:

@@ -1,7 +1,5 @@
 import sys
 
-import os
-
 from geodesic_stage import cache, log, shell
 from geodesic_stage.errors import StageError
 
@@ -16,23 +14,37 @@ def add_arguments(parser):
 
 def run(args, context):
     if args.forget:
-        forgotten = _forget(context)
-        log.say(f"forgot {forgotten} cached session(s)")
+        _forget(context)
+    # Logging out never depends on the cache: the block is printed whatever --forget managed.
     sys.stdout.write(shell.render_unset())
     return 0
 
 
-def _forget(context) -> int:
-    count = 0
+def _forget(context) -> None:
+    forgotten, failed = 0, []
     role_cache = cache.role_cache()
-    for stage in context.known_stages():
+    keys = []
+    try:
+        stages = list(context.known_stages())
+    except StageError as e:
+        stages, failed = [], [f"the role sessions ({e.message})"]
+    for stage in stages:
         try:
-            profile = context.stage(stage).profile
+            keys.append((role_cache, cache.cli_cache_key(context.stage(stage).profile)))
         except StageError:
             continue
-        count += role_cache.delete(cache.cli_cache_key(profile))
-    directory = cache.session_cache_dir()
-    for name in os.listdir(directory) if os.path.isdir(directory) else ():
-        if name.startswith("session-") and name.endswith(".json"):
-            count += cache.JsonFileCache(directory).delete(name[: -len(".json")])
-    return count
+    session_cache = cache.session_cache()
+    try:
+        keys += [(session_cache, key) for key in session_cache.keys()]
+    except OSError as e:
+        failed.append(f"{session_cache.directory} ({e.strerror})")
+    for store, key in keys:
+        try:
+            forgotten += store.delete(key)
+        except OSError as e:
+            failed.append(f"{store.path(key)} ({e.strerror})")
+    if failed:
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+        log.say(f"warning: logged out, but could not drop {failed[0]}{more}; 'geodesic-stage doctor' says how to fix the cache")
+    else:
+        log.say(f"forgot {forgotten} cached session(s)")

@@ -1,7 +1,9 @@
+import os
+import signal
 import sys
 
 from geodesic_stage import credentials, mfa, shell
-from geodesic_stage.errors import ConfigError
+from geodesic_stage.errors import AwsError, ConfigError
 
 HELP = "renew the current stage's credentials from the cached MFA session; never asks for a code"
 EXAMPLE = "stage refresh"
@@ -9,7 +11,18 @@ NEEDS_MFA = False
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument(
+        "--bounded", action="store_true",
+        help=f"give up after {shell.PROMPT_RENEW_TIMEOUT} s in all (the prompt hook's renewal; stage use waits longer)",
+    )
+
+
+class _OutOfTime(BaseException):
+    """Raised by the alarm; a BaseException so that no library's `except Exception` swallows it."""
+
+
+def _out_of_time(signum, frame):
+    raise _OutOfTime()
 
 
 def run(args, context):
@@ -17,6 +30,30 @@ def run(args, context):
     if stage is None:
         raise ConfigError("no stage in use in this shell (STAGE is not set); run 'stage use STAGE'")
     advice = f"the MFA session has expired: run 'stage use {stage.name}'"
-    session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+    if args.bounded:
+        signal.signal(signal.SIGALRM, _out_of_time)
+        # Part of the bound went on starting up; the alarm gets what is left of it.
+        signal.setitimer(signal.ITIMER_REAL, max(shell.PROMPT_RENEW_TIMEOUT - _running_for(), 0.5))
+    try:
+        session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+    except _OutOfTime:
+        raise AwsError(
+            f"no answer from STS within {shell.PROMPT_RENEW_TIMEOUT} s; {stage.name} keeps its credentials "
+            "and the prompt tries again in a minute ('stage refresh' waits longer)"
+        )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     sys.stdout.write(shell.render_exports(session))
     return 0
+
+
+def _running_for() -> float:
+    """Seconds since this process started, from /proc where there is one."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0

@@ -1,6 +1,7 @@
 import sys
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage import cache, credentials, mfa, shell
+from geodesic_stage.errors import ConfigError, MfaUnavailable
 
 HELP = "assume STAGE's role (asking for an MFA code if needed) and print the export block"
 EXAMPLE = "stage use testing      (the function evals: geodesic-stage use testing)"
@@ -14,6 +15,13 @@ def add_arguments(parser):
 def run(args, context):
     stage = context.stage(args.stage)
     source = mfa.choose(stage.profile, token=args.mfa_token, interactive=not args.no_prompt)
-    session = credentials.obtain(stage, context.settings(args), source)
+    try:
+        session = credentials.obtain(stage, context.settings(args), source)
+    except MfaUnavailable:
+        # A cache this user cannot use hides the sessions it holds: that, not MFA, is what to fix.
+        blocked = cache.unwritable(cache.session_cache_dir())
+        if blocked:
+            raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
+        raise
     sys.stdout.write(shell.render_exports(session))
     return 0

@@ -5,10 +5,13 @@
 
 if [ -n "${BASH_VERSION-}" ]; then
 
-# `stage use|refresh|logout` change this shell: eval what the command prints,
-# and only when it succeeded, so a failure leaves the environment untouched.
+# `stage use|refresh` change this shell: eval what the command prints, and only
+# when it succeeded, so a failure leaves the environment untouched. The block's
+# first line hands over the Python side's facts (the variables it sets, the
+# renewal thresholds). `stage logout` always logs out: the user's own values
+# come back even when the command failed.
 stage() {
-	local __gs_out
+	local __gs_out __gs_status=0
 	case "${1-}" in
 	use | refresh | logout)
 		case " $* " in *" -h "* | *" --help "*)
@@ -16,13 +19,53 @@ stage() {
 			return
 			;;
 		esac
-		__gs_out=$(command geodesic-stage "$@") || return
-		eval "$__gs_out"
+		__gs_out=$(command geodesic-stage "$@") || __gs_status=$?
+		if [[ $1 == logout ]]; then
+			((__gs_status)) || eval "$__gs_out"
+			__geodesic_stage_restore
+			unset __geodesic_stage_saved
+		elif ((__gs_status == 0)); then
+			eval "${__gs_out%%$'\n'*}"
+			if [[ $1 == use ]]; then
+				__geodesic_stage_remember
+				__geodesic_stage_restore
+			fi
+			eval "$__gs_out"
+		fi
 		__geodesic_stage_label
+		return "$__gs_status"
 		;;
 	"") command geodesic-stage status ;;
 	*) command geodesic-stage "$@" ;;
 	esac
+}
+
+# Whether this shell holds a stage's credentials: the one place that decides it.
+__geodesic_stage_current() {
+	[[ -n ${STAGE-} && -n ${AWS_ACCESS_KEY_ID-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]
+}
+
+# Keep, once, the user's own values of every variable `stage use` sets, for
+# logout to give back. A shell that inherited a stage holds that stage's
+# values, not the user's: it keeps none, and logout unsets them.
+__geodesic_stage_remember() {
+	local __gs_name __gs_value IFS=$' \t\n'
+	[[ -z ${__geodesic_stage_saved+set} ]] || return 0
+	__geodesic_stage_saved=""
+	__geodesic_stage_current && return 0
+	for __gs_name in ${__geodesic_stage_variables-}; do
+		[[ -n ${!__gs_name+set} ]] || continue
+		printf -v __gs_value '%q' "${!__gs_name}"
+		__geodesic_stage_saved+="export $__gs_name=$__gs_value"$'\n'
+	done
+	return 0
+}
+
+# Back to the user's own values: the stage's variables unset, the user's set again.
+__geodesic_stage_restore() {
+	local IFS=$' \t\n'
+	[[ -z ${__geodesic_stage_variables-} ]] || unset ${__geodesic_stage_variables}
+	eval "${__geodesic_stage_saved-}"
 }
 
 # Seconds since the epoch of an RFC 3339 UTC time, in pure bash, into the
@@ -41,30 +84,37 @@ __geodesic_stage_epoch() {
 	fi
 }
 
-# Before each prompt. An ordinary one keeps the same credentials, PS1 (where
-# we own its label) and minute left, so the label stands: two tests, in a small
-# body because bash copies a function's body on every call. `stage` itself
-# works the label out anew after every change it makes.
+# Before each prompt. An ordinary one keeps the same credentials, PS1,
+# promptvars and last PROMPT_COMMAND (where we own the label) and minute left,
+# so the label stands: two tests, in a small body because bash copies a
+# function's body on every call. `stage` itself works the label out anew
+# after every change it makes.
 __geodesic_stage_prompt() {
-	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
+	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS/${PROMPT_COMMAND[-1]-}} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
 }
 __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 # bash before 5.0 has no EPOCHSECONDS: work the label out at every prompt.
 ((BASH_VERSINFO[0] >= 5)) || __geodesic_stage_prompt() { __geodesic_stage_label; }
 
-# Work out the stage label, and renew role credentials from the cached MFA
-# session when fewer than 10 minutes are left (the only time a process starts;
-# it never asks for a code). Outside geodesic, put the label in front of PS1
-# (promptvars expands it at each prompt); inside, expired credentials unset
-# ASSUME_ROLE so geodesic draws its inactive mark and [none].
+# Work out the stage label, renewing role credentials from the cached MFA
+# session when they near their end (the only time a process starts; it never
+# asks for a code). Outside geodesic the label leads PS1; inside, expired
+# credentials unset ASSUME_ROLE so geodesic draws its inactive mark and [none].
 __geodesic_stage_label() {
+	__geodesic_stage_state_now
+	__geodesic_stage_show
+	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS/}
+	# The prompt hook's key, which bash before 5.0 (no negative subscripts) never reads.
+	((BASH_VERSINFO[0] < 5)) || __geodesic_stage_seen+=${__geodesic_stage_own_ps1:+${PROMPT_COMMAND[-1]-}}
+	return 0
+}
+
+# The thresholds come from the Python side (the block's first line); the
+# defaults are its values, for a shell that has not run `stage use` yet.
+__geodesic_stage_state_now() {
 	local now left
-	if [[ -n ${__geodesic_stage_own_ps1-} && ${GEODESIC_STAGE_PROMPT:-true} != false && $PS1 != *'${__geodesic_stage_ps1-}'* ]]; then
-		PS1='${__geodesic_stage_ps1-}'$PS1
-	fi
-	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1}
 	__geodesic_stage_until=0
-	if [[ -z ${AWS_ACCESS_KEY_ID-} || -z ${STAGE-} || -z ${AWS_CREDENTIAL_EXPIRATION-} ]]; then
+	if ! __geodesic_stage_current; then
 		__geodesic_stage_state=none
 		__geodesic_stage_ps1=""
 		__geodesic_stage_until=9223372036854775807
@@ -78,12 +128,17 @@ __geodesic_stage_label() {
 	fi
 	printf -v now '%(%s)T' -1
 	left=$((__geodesic_stage_credential_epoch - now))
-	# At most one renewal attempt a minute, so a dead network costs one wait, not one per Enter.
-	if ((left < 600 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
+	# Renew only from an MFA session that outlasts these credentials (direct mode has
+	# none), at most once a minute and within a few seconds: a dead network costs one
+	# short wait, then the stale label. One hint per expiry: later failures are quiet.
+	if ((left < ${__geodesic_stage_renew_at:-600} && __geodesic_stage_session_epoch > __geodesic_stage_credential_epoch && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= ${__geodesic_stage_retry_after:-60})); then
 		__geodesic_stage_renewing=$now
-		if stage refresh; then
-			return 0
+		if [[ -n ${__geodesic_stage_hinted-} ]]; then
+			stage refresh --bounded 2>/dev/null && return 0
+		else
+			stage refresh --bounded && return 0
 		fi
+		__geodesic_stage_hinted=1
 	fi
 	if ((left <= 0)); then
 		__geodesic_stage_state=expired
@@ -97,15 +152,44 @@ __geodesic_stage_label() {
 		__geodesic_stage_state=active
 		__geodesic_stage_ps1="[$STAGE $((left / 60))m] "
 		# The label stands until the next minute boundary, which comes before the renewal window.
-		((left >= 600)) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
+		((left >= ${__geodesic_stage_renew_at:-600})) && __geodesic_stage_until=$((__geodesic_stage_credential_epoch - left / 60 * 60 + 1))
 	fi
 	return 0
+}
+
+# Outside geodesic the label leads PS1: as a reference to it where promptvars
+# expands one (its value is never expanded again), as text where it does not.
+# A prompt framework that wrote PS1 afresh (__git_ps1, starship) gets it back;
+# one that put itself after our hook in the PROMPT_COMMAND array since finds
+# our hook last again from the next prompt on.
+__geodesic_stage_show() {
+	local __gs_want __gs_i
+	[[ -n ${__geodesic_stage_own_ps1-} && ${GEODESIC_STAGE_PROMPT:-true} != false ]] || return 0
+	if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)) && [[ ${PROMPT_COMMAND[-1]-} != __geodesic_stage_prompt ]]; then
+		for __gs_i in "${!PROMPT_COMMAND[@]}"; do
+			[[ ${PROMPT_COMMAND[__gs_i]} != __geodesic_stage_prompt ]] || unset "PROMPT_COMMAND[__gs_i]"
+		done
+		PROMPT_COMMAND+=(__geodesic_stage_prompt)
+	fi
+	if [[ :$BASHOPTS: == *:promptvars:* ]]; then
+		__gs_want='${__geodesic_stage_ps1-}'
+	else
+		__gs_want=${__geodesic_stage_ps1//\\/\\\\}
+	fi
+	if [[ -n ${__geodesic_stage_shown-} && $PS1 == "$__geodesic_stage_shown"* ]]; then
+		PS1=${PS1#"$__geodesic_stage_shown"}
+	fi
+	PS1=$__gs_want$PS1
+	__geodesic_stage_shown=$__gs_want
 }
 
 # geodesic renders its prompt from ASSUME_ROLE through PROMPT_HOOKS; elsewhere
 # the hook runs from PROMPT_COMMAND and owns the label in PS1. First in
 # PROMPT_HOOKS: a renewal or an expiry must land before geodesic checks the
 # identity (aws.sh) and draws the prompt (prompt.sh), whose hooks came earlier.
+# Last in PROMPT_COMMAND, after frameworks that write PS1 afresh; bash 5.1+
+# runs each element of a PROMPT_COMMAND array, and ours stays the last one
+# even when a framework later rewrites the string (element 0).
 if [[ ${GEODESIC_SHELL-} == true ]] || declare -p PROMPT_HOOKS >/dev/null 2>&1; then
 	case " ${PROMPT_HOOKS[*]-} " in
 	*" __geodesic_stage_prompt "*) ;;
@@ -113,9 +197,16 @@ if [[ ${GEODESIC_SHELL-} == true ]] || declare -p PROMPT_HOOKS >/dev/null 2>&1; 
 	esac
 else
 	__geodesic_stage_own_ps1=true
-	case ";${PROMPT_COMMAND-};" in
+	case "${PROMPT_COMMAND[*]-}" in
 	*__geodesic_stage_prompt*) ;;
-	*) PROMPT_COMMAND="__geodesic_stage_prompt${PROMPT_COMMAND:+;$PROMPT_COMMAND}" ;;
+	*)
+		if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
+			PROMPT_COMMAND+=(__geodesic_stage_prompt)
+		else
+			PROMPT_COMMAND="${PROMPT_COMMAND-}${PROMPT_COMMAND:+
+}__geodesic_stage_prompt"
+		fi
+		;;
 	esac
 fi
 
@@ -141,12 +232,12 @@ __geodesic_stage_login() {
 	local now session
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
 	__geodesic_stage_login_done=1
-	if [[ -n ${AWS_ACCESS_KEY_ID-} && -n ${AWS_PROFILE-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]; then
+	if __geodesic_stage_current; then
 		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
 		__geodesic_stage_epoch session "${AWS_SESSION_EXPIRATION-}"
 		printf -v now '%(%s)T' -1
 		if ((__geodesic_stage_credential_epoch > now)); then
-			((__geodesic_stage_credential_epoch - now < 900 && session > now + 60)) && { stage refresh || true; }
+			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + 60)) && { stage refresh --bounded || true; }
 			return 0
 		fi
 	fi
