@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import BIN, clean_environ
+from conftest import BIN, clean_environ, needs_root
 from geodesic_stage import awsconfig
 from geodesic_stage.errors import ConfigError, StageError
 from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
@@ -108,6 +108,7 @@ def run_cli_without_root_powers(env: dict, *args):
     )
 
 
+@needs_root
 @pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "GEODESIC_STAGE_CONFIG"])
 def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, variable):
     unreadable = tmp_path / "unreadable"
