@@ -15,7 +15,7 @@ def add_arguments(parser):
 def run(args, context):
     stage = context.current_stage()
     if stage is None:
-        raise ConfigError("no stage in use in this shell (STAGE is not set); run 'stage use STAGE'")
+        raise ConfigError("no stage in use in this shell (STAGE and its keys are not set); run 'stage use STAGE'")
     advice = f"the MFA session has expired: run 'stage use {stage.name}'"
     session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
     sys.stdout.write(shell.render_exports(session))
