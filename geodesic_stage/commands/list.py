@@ -53,6 +53,10 @@ def run(args, context):
     for r, row in zip(table, [None, *rows]):
         line = "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
         sys.stdout.write(paint(line, row) + "\n")
+    sys.stdout.flush()
+    for row in rows:
+        if "error" in row:
+            print(f"geodesic-stage: {row['stage']}: {row['error']}", file=sys.stderr)
     return 0
 
 
