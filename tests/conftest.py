@@ -138,6 +138,12 @@ def fake_sts(fake_clock):
         proxy.close()
 
 
+@pytest.fixture
+def clocked_env(env, fake_clock, fake_sts):
+    """The user's environment on the fake clock, talking to the moto that shares it."""
+    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url))
+
+
 @pytest.fixture(params=TOPOLOGIES)
 def topology(request):
     return request.param

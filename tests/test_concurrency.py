@@ -18,7 +18,7 @@ import pytest
 from conftest import BIN, run_cli
 from geodesic_stage import lock
 from geodesic_stage.errors import MfaUnavailable
-from ptyshell import MFA_PROMPT, PS1
+from ptyshell import MFA_PROMPT
 
 WAITING = "another shell is asking for the MFA code; waiting for it"
 

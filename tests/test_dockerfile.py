@@ -5,7 +5,6 @@ the Dockerfile runs it on a copy of only those files, gives a working command.""
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 from conftest import DATA, ROOT
 

@@ -11,11 +11,6 @@ from ptyshell import PS1, STAGE_SH
 from test_renewal import MINUTES, access_key, label, press_enter, start_using
 
 
-@pytest.fixture
-def clocked_env(env, fake_clock, fake_sts):
-    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url, TZ="UTC"))
-
-
 @pytest.mark.parametrize("topology", ["single"])
 def test_a_failed_renewal_is_tried_again_once_a_minute_not_at_every_prompt(shell, clocked_env, fake_clock, fake_sts):
     s = shell(env=clocked_env)

@@ -2,7 +2,6 @@
 (with --debug or without, in success or failure), never on a terminal unasked;
 and the files we create are private whatever the umask."""
 
-import os
 import re
 import shlex
 import socket
