@@ -12,6 +12,12 @@ _BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 
 
 class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: `stage use --he` would be --help, whose text the function evals."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         self.print_usage(sys.stderr)
         raise StageError(f"{message} (see --help)")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?\Z",
+    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})\Z",
     re.IGNORECASE,
 )
 
@@ -22,7 +22,8 @@ def parse_timestamp(text: str) -> datetime:
     """Parse the timestamps found in STS responses and AWS CLI cache files.
 
     botocore writes `2026-11-29T03:06:21UTC`, STS `...Z`, isoformat
-    `+00:00`; a value without a zone is UTC, as botocore reads it.
+    `+00:00`. A value without a zone is a ValueError (so a cache entry holding
+    one is a miss): botocore cannot compare it with its clock either.
     """
     match = _TIMESTAMP.match(text.strip()) if isinstance(text, str) else None
     if not match:

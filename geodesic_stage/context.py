@@ -10,6 +10,13 @@ from geodesic_stage.model import Stage
 from geodesic_stage.stages import StagesFile, load_stages
 
 
+def stage_in_use() -> Optional[str]:
+    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
+    The one place that decides it for status, list, console and refresh."""
+    name = os.environ.get("STAGE")
+    return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
+
+
 @dataclass
 class Context:
     request: resolve.Request
@@ -58,8 +65,8 @@ class Context:
         )
 
     def current_stage(self) -> Optional[Stage]:
-        """The stage this shell holds, from STAGE and AWS_PROFILE."""
-        name = os.environ.get("STAGE")
+        """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE."""
+        name = stage_in_use()
         if not name:
             return None
         profile = os.environ.get("AWS_PROFILE")

@@ -27,6 +27,10 @@ TESTING_IDENTITY = {
 }
 
 
+# setpriv --bounding-set, unshare --net and chown to another user need root; CI runs as root (.ci/run checks).
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (setpriv, unshare --net or chown); CI runs it as root")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -134,6 +138,12 @@ def fake_sts(fake_clock):
         proxy.close()
 
 
+@pytest.fixture
+def clocked_env(env, fake_clock, fake_sts):
+    """The user's environment on the fake clock, talking to the moto that shares it."""
+    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url))
+
+
 @pytest.fixture(params=TOPOLOGIES)
 def topology(request):
     return request.param
@@ -210,4 +220,4 @@ def shell(env):
         s.close()
 
 
-__all__ = ["ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]
+__all__ = ["needs_root", "ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]

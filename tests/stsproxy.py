@@ -16,6 +16,12 @@ REJECTION = (
     "<Message>MultiFactorAuthentication failed with invalid MFA one time pass code. </Message>"
     "</Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
 )
+DENIED = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    "<Error><Type>Sender</Type><Code>AccessDenied</Code>"
+    "<Message>User is not authorized to perform this action</Message>"
+    "</Error><RequestId>5b1d2ca4-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+)
 UNKNOWN_KEY = (
     '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
     "<Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
@@ -35,6 +41,8 @@ class StsProxy:
         self.rejected_codes = set()
         # Access key ids STS does not know (deleted or rotated keys): InvalidClientTokenId, as AWS answers.
         self.unknown_keys = set()
+        # Actions AWS refuses for now (a policy change, an SCP): AccessDenied, which botocore does not retry.
+        self.denied_actions = set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -83,6 +91,9 @@ class StsProxy:
                     )
                 if code is not None and code in proxy.rejected_codes:
                     self._answer(403, REJECTION.encode(), "text/xml")
+                    return
+                if action in proxy.denied_actions:
+                    self._answer(403, DENIED.encode(), "text/xml")
                     return
                 signed_by = self.headers.get("Authorization", "").partition("Credential=")[2].partition("/")[0]
                 if signed_by in proxy.unknown_keys:

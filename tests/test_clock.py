@@ -3,9 +3,11 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+import botocore.credentials
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from geodesic_stage.cache import credentials_from_entry
 from geodesic_stage.clock import minutes_left, parse_timestamp, rfc3339
 
 UTC = timezone.utc
@@ -18,7 +20,6 @@ EXPIRES = datetime(2026, 11, 29, 3, 6, 21, tzinfo=UTC)
         ("2026-11-29T03:06:21Z", EXPIRES),  # STS
         ("2026-11-29T03:06:21UTC", EXPIRES),  # botocore's JSONFileCache
         ("2026-11-29T03:06:21+00:00", EXPIRES),  # isoformat
-        ("2026-11-29T03:06:21", EXPIRES),  # no zone is UTC, as botocore reads it
         ("2026-11-29 03:06:21 GMT", EXPIRES),
         ("2026-11-29t03:06:21z", EXPIRES),
         (" 2026-11-29T03:06:21Z\n", EXPIRES),
@@ -34,6 +35,39 @@ def test_timestamps_from_sts_botocore_and_the_cli_cache_are_read_as_utc(text, ex
     parsed = parse_timestamp(text)
     assert parsed == expected
     assert parsed.tzinfo == UTC
+    assert botocore_reads(text) == expected
+
+
+def botocore_reads(text: str) -> datetime:
+    """The moment botocore's credential code reads from an Expiration text."""
+    return botocore.credentials._parse_if_needed(text)
+
+
+def botocore_cache_check(expiration: str):
+    """What botocore's cached AssumeRole fetcher (the AWS CLI's) does with a cache entry expiring at `expiration`."""
+
+    def no_sts(*args, **kwargs):
+        raise AssertionError("a cached entry was to be checked without calling STS")
+
+    entry = {"Credentials": {"AccessKeyId": "AKIA", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": expiration}}
+    fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
+        no_sts, None, "arn:aws:iam::123456789012:role/r", cache={"key": entry}
+    )
+    fetcher._cache_key = "key"
+    return fetcher.fetch_credentials()
+
+
+def test_a_zone_less_expiration_is_unusable_to_botocore_so_our_cache_treats_it_as_a_miss():
+    """botocore reads it as a naive time and fails comparing it with its aware clock; no zone
+    can be guessed that the AWS CLI would agree with, so we read nothing and renew."""
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert botocore_cache_check(later + "Z")["access_key"] == "AKIA"
+    with pytest.raises(TypeError):
+        botocore_cache_check(later)
+    with pytest.raises(ValueError):
+        parse_timestamp(later)
+    entry = {"Credentials": {"AccessKeyId": "AKIA", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": later}}
+    assert credentials_from_entry(entry) is None
 
 
 @pytest.mark.parametrize(
@@ -42,7 +76,7 @@ def test_timestamps_from_sts_botocore_and_the_cli_cache_are_read_as_utc(text, ex
         "", "soon", "2026-11-29", "03:06:21Z", "2026-11-29T03:06Z", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
         "2026-11-29T24:00:00Z", "2026-11-29T03:60:00Z", "2026-11-29T03:06:21PST", "2026-11-29T03:06:21+25:00",
         "2026-11-29T03:06:21+01:75", "2026-11-29T03:06:21Z trailing", "0000-01-01T00:00:00Z",
-        "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2026-11-29T03:06:21\0Z", 1764385581, None,
+        "9999-12-31T23:59:59-01:00", "2026-11-29T03:06:21", "2026-11-29 03:06:21.5", "0001-01-01T00:00:00+01:00", "2026-11-29T03:06:21\0Z", 1764385581, None,
     ],
 )
 def test_junk_is_a_value_error(junk):
@@ -98,5 +132,9 @@ def test_any_text_is_a_moment_or_a_value_error(text):
     try:
         parsed = parse_timestamp(text)
     except ValueError:
+        event("rejected")
         return
+    event("read")
     assert parsed.tzinfo == UTC
+    # Whatever we read, botocore reads as the same moment (it is the reference for the cache).
+    assert botocore_reads(text) == parsed

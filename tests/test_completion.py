@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import BIN
 from geodesic_stage import cli, completion
 
 ANY_TOPOLOGY = pytest.mark.parametrize("topology", ["single"])
@@ -14,10 +15,12 @@ HEAVY = ("boto3", "botocore", "prompt_toolkit")
 
 
 def offered(shell, line: str) -> list:
-    """What the function registered for `stage` offers at the end of `line`, as TAB would ask it."""
+    """What the function registered for `stage` offers at the end of `line`, as TAB would ask it;
+    the function itself must print nothing (it would scribble over the command line)."""
     words = line.split(" ")
     shell.run(f"COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}")
-    shell.run('$(complete -p stage | sed -n "s/.* -F \\([^ ]*\\) .*/\\1/p")')
+    printed = shell.run('$(complete -p stage | sed -n "s/.* -F \\([^ ]*\\) .*/\\1/p")')
+    assert printed == "", printed
     return shell.run('printf "%s\\n" "${COMPREPLY[@]}"').split()
 
 
@@ -46,6 +49,7 @@ def test_commands_options_and_values_are_offered(shell, topology, sts):
     assert offered(s, "stage --debug use s") == ["staging"]
     assert offered(s, "stage use --no") == ["--no-prompt"]
     assert offered(s, "stage use testing ") == [], "one stage per command"
+    assert offered(s, "stage use --direct ") == ["prod", "root", "staging", "testing"], "a flag takes no value"
     assert offered(s, "stage env --format ") == ["sh", "json", "dotenv"]
     assert offered(s, "stage env --format json ") == ["prod", "root", "staging", "testing"]
     assert offered(s, "stage use --profile cpco-p") == ["cpco-prod-admin"]
@@ -63,11 +67,17 @@ def test_stage_names_follow_the_namespace_and_the_stages_file(shell, topology, s
 
 
 @ANY_TOPOLOGY
-def test_a_broken_config_completes_nothing_and_prints_nothing(shell, topology, sts, home):
+def test_a_broken_config_completes_nothing_and_prints_nothing(shell, topology, sts, home, env):
     (home / ".aws" / "config").write_text("[profile cpco-testing-admin\nrole_arn = \n")
     s = shell()
     assert offered(s, "stage use ") == []
     assert offered(s, "stage u") == ["use"], "commands need no config"
+    # stage.sh hides stderr from the terminal; the command itself says nothing either.
+    done = subprocess.run(
+        [str(BIN / "geodesic-stage"), "__complete", "2", "stage", "use", ""],
+        env=dict(env, HOME=str(home)), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
 @ANY_TOPOLOGY
@@ -97,6 +107,7 @@ def test_the_completion_table_offers_exactly_what_each_command_accepts(name):
     positionals = [a.dest for a in command._actions if not a.option_strings]
     assert takes_stage == ("stage" in positionals)
     takes_value = {o for a in command._actions for o in a.option_strings if a.nargs != 0}
-    assert takes_value - {"--help", "-h"} <= completion.TAKES_VALUE
+    # Exactly: a flag wrongly taken for one with a value would swallow the stage after it.
+    assert {o for o in options if o in completion.TAKES_VALUE} == takes_value - {"--help", "-h", "--debug"}
     assert set(completion.COMMANDS) == {n.replace("_", "-") for n in cli.COMMANDS}
 

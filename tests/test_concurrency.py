@@ -18,7 +18,7 @@ import pytest
 from conftest import BIN, run_cli
 from geodesic_stage import lock
 from geodesic_stage.errors import MfaUnavailable
-from ptyshell import MFA_PROMPT, PS1
+from ptyshell import MFA_PROMPT
 
 WAITING = "another shell is asking for the MFA code; waiting for it"
 
@@ -175,7 +175,9 @@ def test_refresh_never_waits_on_another_shells_prompt(env, sts, home):
     holder = os.open(str(lock_dir / f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
-        done = run_cli(dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin"), "refresh")
+        # A shell holding testing's (expiring) keys, as the hook sees it.
+        holding = dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin", AWS_ACCESS_KEY_ID="ASIAEXPIRINGKEY00001")
+        done = run_cli(holding, "refresh")
     finally:
         os.close(holder)
     assert done.returncode == 3

@@ -3,11 +3,12 @@
 import subprocess
 
 import botocore.configloader
+import botocore.exceptions
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import BIN, clean_environ
+from conftest import BIN, clean_environ, needs_root
 from geodesic_stage import awsconfig
 from geodesic_stage.errors import ConfigError, StageError
 from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
@@ -107,6 +108,7 @@ def run_cli_without_root_powers(env: dict, *args):
     )
 
 
+@needs_root
 @pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "GEODESIC_STAGE_CONFIG"])
 def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, variable):
     unreadable = tmp_path / "unreadable"
@@ -208,15 +210,57 @@ def junk_files(draw) -> bytes:
     return data[:cut] + draw(st.one_of(st.just(b""), st.binary(min_size=1, max_size=6))) + data[cut:]
 
 
-@pytest.mark.parametrize("reader_name", list(READERS))
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=junk_files())
-def test_fuzzed_files_are_read_or_refused_with_a_config_error(tmp_path, reader_name, content):
+def test_a_fuzzed_stages_file_is_read_or_refused_with_a_config_error(tmp_path, content):
     path = write(tmp_path / "fuzzed", content)
     try:
-        READERS[reader_name](path)
+        load_stages(path)
     except StageError as error:
         assert error.message.startswith(path) and "\n" not in error.message
+
+
+def botocore_reads(path: str, nested: bool = True):
+    """What botocore (the AWS CLI) makes of an AWS config or credentials file: its sections, or None if it refuses it."""
+    try:
+        return botocore.configloader.raw_config_parse(path, parse_subsections=nested)
+    except botocore.exceptions.ConfigParseError:
+        return None
+
+
+# Where we knowingly part from botocore: a NUL byte marks a binary file, refused rather than read as text.
+def _has_nul(content: bytes) -> bool:
+    return b"\0" in content
+
+
+@pytest.mark.parametrize("reader_name", ["AWS config", "AWS credentials"])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=junk_files())
+def test_a_fuzzed_aws_file_is_refused_exactly_when_botocore_refuses_it(tmp_path, reader_name, content):
+    assume(not _has_nul(content))
+    path = write(tmp_path / "fuzzed", content)
+    theirs = botocore_reads(path)
+    try:
+        ours = READERS[reader_name](path)
+    except StageError as error:
+        assert error.message.startswith(path) and "\n" not in error.message
+        event("refused")
+        assert theirs is None, f"botocore reads the file we refused ({error.message})"
+        return
+    if theirs is None and botocore_reads(path, nested=False) is not None:
+        # An indented block botocore cannot split into `key = value`: see the xfail test below.
+        event("read, though botocore refuses a nested value")
+        return
+    event("read")
+    assert theirs is not None, "botocore refuses the file we read"
+    if reader_name == "AWS credentials":
+        assert sorted(ours) == sorted(name.strip() for name in theirs)
+@pytest.mark.xfail(strict=True, reason="awsconfig.py (issue 10's) reads an indented block botocore refuses; the AWS CLI then fails on the whole file")
+@pytest.mark.parametrize("reader_name", ["AWS config", "AWS credentials"])
+def test_a_nested_value_botocore_cannot_parse_is_refused_naming_its_line(tmp_path, reader_name):
+    path = write(tmp_path / "config", "[profile a]\nregion = us-west-2\ns3 =\n  not a setting\n")
+    assert botocore_reads(path) is None and botocore_reads(path, nested=False) is not None
+    assert config_error(READERS[reader_name], path).startswith(f"{path}:4")
 
 
 # Valid AWS configs with every kind of section botocore knows.

@@ -63,9 +63,13 @@ def test_console_trades_the_stage_session_for_a_sign_in_url(env, federation):
 @pytest.mark.parametrize("topology", ["single"], indirect=True)
 def test_console_open_hands_the_url_to_browser(env, federation, tmp_path):
     url, _ = federation
+    # The browser, started detached, writes its argument into a FIFO: reading it waits for the
+    # browser however slowly it starts, with no timing to tune.
     opened = tmp_path / "opened"
+    os.mkfifo(opened)
+    reader = os.open(opened, os.O_RDWR)  # holds the FIFO open, so neither side blocks on open
     browser = tmp_path / "browser"
-    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" > {opened}\n')
     browser.chmod(0o755)
     env = dict(env, GEODESIC_STAGE_FEDERATION_URL=url, BROWSER=str(browser))
     exported = json.loads(run_cli(env, "env", "testing", "--format", "json", "--mfa-token", "123456").stdout)
@@ -74,11 +78,8 @@ def test_console_open_hands_the_url_to_browser(env, federation, tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    for _ in range(100):
-        if opened.exists() and opened.read_text():
-            break
-        threading.Event().wait(0.05)
-    assert "SigninToken=token-123" in opened.read_text()
+    with os.fdopen(reader, "r") as fifo:
+        assert "SigninToken=token-123" in fifo.readline()
 
 
 @pytest.mark.parametrize("topology", ["single"], indirect=True)

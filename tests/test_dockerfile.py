@@ -6,9 +6,8 @@ import re
 import shutil
 import sys
 import subprocess
-from pathlib import Path
 
-from conftest import ROOT
+from conftest import DATA, ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -35,11 +34,36 @@ def test_every_file_the_dockerfile_copies_exists():
             assert (ROOT / source).exists(), f"COPY {source}: missing from the repository"
 
 
-def test_rootfs_puts_stage_sh_between_geodesic_aws_sh_and_its_final_files():
+def geodesic_profile_d() -> list:
+    """The file names in rootfs/etc/profile.d of the geodesic release the Dockerfile builds on."""
+    version = re.search(r"^ARG GEODESIC_VERSION=(\S+)$", DOCKERFILE, re.M).group(1)
+    listing = DATA / f"geodesic-{version}-profile.d.txt"
+    assert listing.is_file(), f"no profile.d listing for geodesic {version}: add {listing.name} from its source tree"
+    return [n for n in listing.read_text(encoding="utf-8").splitlines() if n and not n.startswith("#")]
+
+
+def test_rootfs_puts_stage_sh_after_geodesic_aws_and_prompt_and_before_its_final_files(tmp_path):
+    """The image's /etc/profile sources /etc/profile.d/*.sh in the order bash's glob gives under
+    geodesic's LC_ALL=C.UTF-8: lay out geodesic's real files with ours and ask bash."""
     assert (["rootfs/"], "/") in copies()
-    names = sorted(["aws.sh", "prompt.sh", "stage.sh", "Ω_finalize.sh", "Ω_overrides.sh"])
-    assert names.index("stage.sh") == 2
-    assert (ROOT / "rootfs/etc/profile.d/stage.sh").is_file()
+    profile_d = tmp_path / "profile.d"
+    profile_d.mkdir()
+    ours = [p.name for p in (ROOT / "rootfs/etc/profile.d").iterdir()]
+    assert "stage.sh" in ours
+    for name in [*geodesic_profile_d(), *ours]:
+        (profile_d / name).write_text("")
+    listed = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", 'for i in "$1"/*.sh; do printf "%s\\n" "${i##*/}"; done', "-", str(profile_d)],
+        env={"LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+
+    position = listed.index("stage.sh")
+    before, after = listed[:position], listed[position + 1 :]
+    assert {"aws.sh", "prompt.sh"} <= set(before)
+    assert {"Ω_finalize.sh", "Ω_overrides.sh"} <= set(after)
+    assert after[-2:] == ["Ω_finalize.sh", "Ω_overrides.sh"], "the Ω files close the sequence"
+    # The listing is geodesic's whole directory, not the few names this test is about.
+    assert {"_10-colors.sh", "stty.sh", "terraform.sh"} <= set(listed)
 
 
 def test_the_install_step_gives_a_working_command(tmp_path):

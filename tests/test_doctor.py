@@ -1,15 +1,17 @@
 """`geodesic-stage doctor`: one line per finding with its fix; exit 1 on any error, 0 on warnings only."""
 
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import clean_environ, run_cli
+from conftest import FakeClock, clean_environ, run_cli
 from test_init import GOLDEN, TOPOLOGIES
 
 DATA = Path(__file__).resolve().parent / "data"
-FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 ROOT_ROLE = "arn:aws:iam::323330167063:role/cpco-root-admin"
 
 
@@ -190,13 +192,22 @@ def test_a_cache_others_can_read_is_an_error(user):
     ]
 
 
+def shifted_clock(env: dict, shift: str, seconds: int) -> dict:
+    """env with libfaketime moving the clock by `shift`; fails unless a process started with it
+    really reads a clock `seconds` off (a preload the loader ignores would shift nothing)."""
+    assert FakeClock.LIBRARY, "libfaketime is not installed (apt-get install libfaketime)"
+    env = dict(env, LD_PRELOAD=FakeClock.LIBRARY, FAKETIME=shift, FAKETIME_DONT_FAKE_MONOTONIC="1")
+    before = time.time()
+    seen = float(subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env=env,
+                                capture_output=True, text=True, check=True).stdout)
+    assert abs(seen - before - seconds) < 30, f"libfaketime moved the clock by {seen - before:.0f} s, not {seconds} s"
+    return env
+
+
 @pytest.mark.parametrize("shift, says", [("+10m", "ahead of"), ("-10m", "behind")])
 def test_a_clock_ten_minutes_off_from_motos_date_header_is_an_error(user, moto_url, shift, says):
     """Docker on a laptop drifts; this shell's clock is moved, moto's is the true one."""
-    env = dict(
-        user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url,
-        LD_PRELOAD=FAKETIME, FAKETIME=shift, FAKETIME_DONT_FAKE_MONOTONIC="1",
-    )
+    env = shifted_clock(dict(user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url), shift, 600 if shift[0] == "+" else -600)
     result = run_cli(env, "doctor")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -209,10 +220,7 @@ def test_a_clock_ten_minutes_off_from_motos_date_header_is_an_error(user, moto_u
 
 
 def test_a_clock_four_minutes_off_is_within_what_aws_accepts(user, moto_url):
-    env = dict(
-        user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url,
-        LD_PRELOAD=FAKETIME, FAKETIME="-4m", FAKETIME_DONT_FAKE_MONOTONIC="1",
-    )
+    env = shifted_clock(dict(user(golden("single")), AWS_ENDPOINT_URL_STS=moto_url), "-4m", -240)
     result = run_cli(env, "doctor")
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("ok: 4 stages")

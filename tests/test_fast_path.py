@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
 from conftest import DATA, run_cli
@@ -183,27 +183,91 @@ def test_with_5000_profiles_list_shows_1000_stages_and_use_stays_light(env, topo
     assert heavy(imported_modules(env, "use", "testing")) == set()
 
 
-# Lines an AWS config file holds, and the odd ones configparser has rules for.
-LINE = st.one_of(
-    st.sampled_from(["", "  ", "# note", "; note", "  # indented note", "[DEFAULT]", "[]", "[ a ]", "[a] b", "[a]]"]),
-    st.builds("[{}]".format, st.sampled_from(["default", "profile a", "profile  b", "a", "profile"])),
-    st.builds(
-        "{}{}{}{}".format,
-        st.sampled_from(["", " ", "\t"]),
-        st.sampled_from(["region", "Role_ARN", "s3", "a b", ""]),
-        st.sampled_from(["=", " = ", ":", " : ", "=:", ""]),
-        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=12),
-    ),
-)
+# An AWS config of `[section]` headers, comments, blank lines and `key = value` lines (each key once a
+# section), which the quick reader must take, with now and then an odd line configparser has a rule for.
+KEYS = st.sampled_from(["region", "Role_ARN", "mfa_serial", "s3", "output", "sso_start_url", "x-y", "a_b1"])
+VALUES = st.text(st.sampled_from("aZ09 =:#;[]\t-_/.é\u00a0"), max_size=8)
+SETTING = st.tuples(KEYS, st.sampled_from(["=", " = ", "  =\t", "= "]), VALUES).map(lambda t: ("setting", t[0].lower(), "".join(t)))
+FILLER = st.sampled_from(["", "  ", "# note", "; note", "  # indented note", "\t; note"]).map(lambda line: ("filler", None, line))
+ODD = st.sampled_from([
+    # Made from a setting of the file itself (the line given is for a file without one).
+    ("a setting repeated", "region = a"), ("a setting repeated in capitals", "REGION = a"),
+    ("a setting with ':'", "region: a"), ("a setting with ':='", "region := a"), ("a setting indented", "  region = a"),
+    # Fixed lines.
+    ("indented setting", "  region = x"), ("indented new key", "  zz_key = x"), ("continuation", "\tmore"),
+    ("colon", "region: x"), ("colon and equals", "s3 := x"), ("no delimiter", "region"), ("empty key", "= x"),
+    ("DEFAULT", "[DEFAULT]"), ("empty header", "[]"), ("repeated header", "[profile a]"), ("repeated key", "region = again"),
+    ("spaced header", "[ a ]"), ("text after header", "[a] b"), ("header of ]", "[a]]"), ("key with space", "a b = c"),
+    ("uppercase repeat", "REGION = x"),
+]).map(lambda odd: ("odd", odd[0], odd[1]))
 
 
-@settings(max_examples=400, deadline=None)
-@given(lines=st.lists(LINE, max_size=12))
-def test_the_quick_reader_reads_every_file_it_accepts_as_configparser_does(lines):
-    text = "\n".join(lines)
-    quick = awsconfig._plain_sections(text)
-    if quick is None:
-        return
+def with_odd_line(lines: list, odd: tuple, where: int) -> list:
+    """lines with the odd line put in at `where`; one made from a setting goes beside that setting."""
+    lines = list(lines)
+    settings_at = [i for i, (kind, _, _) in enumerate(lines) if kind == "setting"]
+    _, name, line = odd
+    if name.startswith("a setting") and settings_at:
+        at = settings_at[where % len(settings_at)]
+        key, _, value = lines[at][2].partition("=")
+        line = {
+            "a setting repeated": f"{key}={value}2",
+            "a setting repeated in capitals": f"{key.upper()}={value}",
+            "a setting with ':'": f"{key}:{value}",
+            "a setting with ':='": f"{key}:={value}",
+            "a setting indented": f"  {key}={value}",
+        }[name]
+        lines.insert(at + 1, ("odd", name, line))
+    else:
+        lines.insert(where % (len(lines) + 1), ("odd", name, line))
+    return lines
+HEADERS = st.sampled_from(["default", "profile a", "profile  b", "a", "sso-session x", "a] b", "profile cpco-testing-admin", "profile p2"])
+
+
+def _unique_keys(body: list) -> list:
+    seen, kept = set(), []
+    for kind, key, line in body:
+        if kind == "setting":
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append((kind, key, line))
+    return kept
+
+
+SECTION = st.tuples(HEADERS, st.lists(st.one_of(SETTING, SETTING, SETTING, FILLER), max_size=8).map(_unique_keys))
+CONFIG = st.tuples(
+    st.lists(FILLER, max_size=2), st.lists(SECTION, max_size=4, unique_by=lambda section: section[0]),
+).map(lambda t: [*t[0], *(line for name, body in t[1] for line in [("header", name, f"[{name}]"), *body])])
+
+
+def configparser_sections(text: str):
+    """The sections and items configparser (botocore's parser) reads, or None where it refuses the file."""
     parser = configparser.RawConfigParser()
-    parser.read_string(text)
-    assert [(s, list(quick.items(s))) for s in quick.sections()] == [(s, parser.items(s)) for s in parser.sections()]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    return [(s, parser.items(s)) for s in parser.sections()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(config=CONFIG, odd=st.lists(st.tuples(ODD, st.integers(0, 40)), max_size=2))
+def test_the_quick_reader_reads_every_file_it_accepts_as_configparser_does(config, odd):
+    lines = config
+    for line, where in odd:
+        lines = with_odd_line(lines, line, where)
+    text = "\n".join(line for _, _, line in lines)
+    settings_read = sum(1 for kind, _, _ in lines if kind == "setting")
+    target(float(settings_read), label="key = value lines")
+    quick = awsconfig._plain_sections(text)
+    expected = configparser_sections(text)
+    odd_kinds = sorted({name for kind, name, _ in lines if kind == "odd"})
+    if not odd_kinds:
+        event(f"plain file with {min(settings_read, 5)}{'+' if settings_read >= 5 else ''} settings")
+        assert quick is not None, "a plain file takes the quick path"
+    for name in odd_kinds:
+        event(f"{name}: {'read quickly' if quick is not None else 'left to configparser'}")
+    if quick is not None:
+        assert expected is not None, "the quick reader accepted a file configparser refuses"
+        assert [(s, list(quick.items(s))) for s in quick.sections()] == expected

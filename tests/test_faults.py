@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from conftest import BIN, run_cli
+from conftest import BIN, needs_root, run_cli
 from geodesic_stage import cache, clock
 from ptyshell import STAGE_SH
 from test_concurrency import descendants, wait_until
@@ -179,6 +179,7 @@ def test_a_failing_or_throttling_sts_is_tried_three_times_then_exit_1(env, canne
     assert cached(home) == []
 
 
+@needs_root
 @only_single
 def test_a_name_that_does_not_resolve_is_exit_1_naming_the_endpoint(env, home):
     """In a network namespace of its own (loopback only), the resolver fails at once and no query leaves the machine."""
@@ -349,6 +350,7 @@ def test_a_full_disk_still_gives_the_shell_its_credentials_with_one_warning(env,
     assert cached(home) == []
 
 
+@needs_root
 @only_single
 def test_a_read_only_cache_still_gives_the_shell_its_credentials_with_one_warning(env, sts, home):
     root = cache_root(home)

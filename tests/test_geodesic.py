@@ -99,11 +99,6 @@ def test_in_one_account_every_stage_shares_a_role_yet_the_prompt_names_the_chose
     assert mfa_prompts(s) == 1
 
 
-@pytest.fixture
-def clocked_env(env, fake_clock, fake_sts):
-    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url))
-
-
 @pytest.mark.parametrize("topology", ["organization"])
 def test_a_nested_shell_in_the_last_quarter_hour_renews_before_geodesic_checks_and_asks_nothing(
     shell, home, clocked_env, fake_clock, fake_sts

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import needs_root, run_cli
 from geodesic_stage import cache, clock
 from geodesic_stage.model import Profile
 from ptyshell import STAGE_SH
@@ -186,11 +186,18 @@ DAMAGE = {
 SESSION_DAMAGE = ["truncated", "a-key-missing", "from-the-future", "nul-in-a-value", "a-symlink", "owned-by-nobody", "world-writable"]
 
 
+# Damage only root can do.
+ROOT_ONLY = {"owned-by-nobody"}
+
+
 @only_single
 @pytest.mark.parametrize(
     "which, damage",
-    [("role", d) for d in DAMAGE] + [("mfa-session", d) for d in SESSION_DAMAGE],
-    ids=[f"role-{d}" for d in DAMAGE] + [f"mfa-session-{d}" for d in SESSION_DAMAGE],
+    [
+        pytest.param(which, d, id=f"{which}-{d}", marks=[needs_root] if d in ROOT_ONLY else [])
+        for which, names in (("role", DAMAGE), ("mfa-session", SESSION_DAMAGE))
+        for d in names
+    ],
 )
 def test_a_damaged_or_untrusted_cache_file_is_a_miss_and_is_replaced(env, sts, home, damage, which):
     seed_cache(env)

@@ -3,7 +3,6 @@ command and boto3 sharing one cache, the commands around `use`, and every error 
 user can cause. Each test is one thing a user does and what they then see."""
 
 import json
-import os
 import re
 import socket
 import subprocess

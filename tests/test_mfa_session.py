@@ -9,6 +9,7 @@ import re
 import stat
 
 import pytest
+from botocore.utils import parse_timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,6 +179,8 @@ def test_credential_process_prints_the_cached_session_for_sdks(env, sts, home):
         "Expiration": document["Expiration"],
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["Expiration"])
+    # The same instant as the cached role credentials, as botocore reads both.
+    assert parse_timestamp(document["Expiration"]) == parse_timestamp(cached["Expiration"])
     assert sts.calls == []
 
 

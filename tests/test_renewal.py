@@ -19,12 +19,6 @@ HOURS = 3600
 ROLE_SESSION = re.compile(r"^arn:aws:sts::\d{12}:assumed-role/[\w+=,.@-]+/geodesic-stage-[\w+=,.@-]+$")
 
 
-@pytest.fixture
-def clocked_env(env, fake_clock, fake_sts):
-    """The user's environment on the fake clock, talking to the moto that shares it."""
-    return fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url))
-
-
 def press_enter(shell) -> str:
     """An empty command line: only the prompt hook runs. Returns the new prompt line."""
     shell.run("")

@@ -2,8 +2,8 @@
 (with --debug or without, in success or failure), never on a terminal unasked;
 and the files we create are private whatever the umask."""
 
-import os
 import re
+import shlex
 import socket
 import stat
 import subprocess
@@ -78,13 +78,22 @@ def test_no_secret_reaches_stderr_or_debug_output_across_every_command(env, sts,
         closed.bind(("127.0.0.1", 0))
         unreachable = dict(env, AWS_ENDPOINT_URL_STS=f"http://127.0.0.1:{closed.getsockname()[1]}")
         stderr.append(run_cli(unreachable, "--debug", "use", "staging", "--mfa-token", CODE).stderr)
+    verified = []
     for args in runs:
         for debug in (["--debug"], []):
             done = run_cli(current, *debug, *args)
             stderr.append(done.stderr)
             if args[0] in ("status", "list", "logout"):
                 stderr.append(done.stdout)  # nothing these print is a secret either
+            if args[:2] == ("use", "testing") and done.returncode == 0:
+                # From here on the commands run as in the shell that evaluated this block.
+                current.update(shlex.split(line)[1].split("=", 1) for line in done.stdout.splitlines())
+            if args == ("status", "--verify"):
+                verified.append(done.stdout)
 
+    assert len(verified) == 2 and all(
+        re.search(r"^identity +arn:aws:sts::323330167063:assumed-role/cpco-root-admin/", out, re.M) for out in verified
+    ), verified
     text = "".join(stderr)
     assert "geodesic-stage[debug]: STS AssumeRole" in text, "debug output was there to be read"
     assert "rejected" in text and "cannot reach STS" in text

@@ -41,10 +41,15 @@ def run(args, context):
 
 def _from_environment() -> Credentials:
     from geodesic_stage import clock
+    from geodesic_stage.context import stage_in_use
 
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    if not all(os.environ.get(n) for n in names):
+    stage = stage_in_use()
+    if not stage:
         raise ConfigError("no stage in use in this shell; run 'stage use STAGE' or name one: stage console STAGE")
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    missing = [n for n in names if not os.environ.get(n)]
+    if missing:
+        raise ConfigError(f"this shell holds {stage} without {', '.join(missing)}; run 'stage use {stage}' again")
     return Credentials(*(os.environ[n] for n in names), clock.now())
 
 

@@ -3,6 +3,7 @@ import os
 import sys
 
 from geodesic_stage import cache, clock
+from geodesic_stage.context import stage_in_use
 from geodesic_stage.errors import StageError
 
 HELP = "list every stage: profile, account, role, region and cached minutes left"
@@ -33,7 +34,7 @@ def _row(context, stage_name: str, now) -> dict:
 
 def run(args, context):
     now = clock.now()
-    current = os.environ.get("STAGE") if os.environ.get("AWS_ACCESS_KEY_ID") else None
+    current = stage_in_use()
     rows = [_row(context, name, now) for name in context.known_stages()]
     for row in rows:
         row["current"] = row["stage"] == current
@@ -52,6 +53,10 @@ def run(args, context):
     for r, row in zip(table, [None, *rows]):
         line = "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
         sys.stdout.write(paint(line, row) + "\n")
+    sys.stdout.flush()
+    for row in rows:
+        if "error" in row:
+            print(f"geodesic-stage: {row['stage']}: {row['error']}", file=sys.stderr)
     return 0
 
 

@@ -28,7 +28,7 @@ def _out_of_time(signum, frame):
 def run(args, context):
     stage = context.current_stage()
     if stage is None:
-        raise ConfigError("no stage in use in this shell (STAGE is not set); run 'stage use STAGE'")
+        raise ConfigError("no stage in use in this shell (STAGE and its keys are not set); run 'stage use STAGE'")
     advice = f"the MFA session has expired: run 'stage use {stage.name}'"
     if args.bounded:
         signal.signal(signal.SIGALRM, _out_of_time)

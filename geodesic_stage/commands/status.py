@@ -2,6 +2,7 @@ import os
 import sys
 
 from geodesic_stage import clock
+from geodesic_stage.context import stage_in_use
 from geodesic_stage.errors import StageError
 
 HELP = "show the stage this shell holds: profile, account, role, minutes left (no network unless --verify)"
@@ -27,8 +28,8 @@ def _left(variable: str, now) -> str:
 
 
 def run(args, context):
-    stage_name = os.environ.get("STAGE")
-    if not stage_name or not os.environ.get("AWS_ACCESS_KEY_ID"):
+    stage_name = stage_in_use()
+    if not stage_name:
         stages = ", ".join(_known(context)) or "none found"
         print(f"no stage in use; run 'stage use STAGE' (stages: {stages})")
         return 0
