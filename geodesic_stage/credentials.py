@@ -51,7 +51,19 @@ def from_cache(stage: Stage) -> Optional[Session]:
 
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     """Cached credentials, else new ones from STS, asking `mfa` for a code only if needed."""
-    return from_cache(stage) or _assume(stage, settings, mfa)
+    found = from_cache(stage)
+    if found:
+        return found
+    from geodesic_stage import passphrase
+
+    # A command that may not ask for a code (refresh, credential-process) may not ask for the key store's passphrase.
+    passphrase.allow_prompt(mfa.can_ask)
+    return _assume(stage, settings, mfa)
+
+
+def mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Credentials:
+    """The MFA session of the profile's source keys and device: cached, else bought with a code."""
+    return _mfa_session(profile, settings, mfa)
 
 
 def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:

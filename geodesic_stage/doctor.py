@@ -49,6 +49,7 @@ class Report:
     stages: Dict[str, Profile] = field(default_factory=dict)
     topology: Optional[str] = None
     topology_source: str = "inferred from the profiles"
+    hints: List[str] = field(default_factory=list)  # advice, not problems: shown on stderr
 
     @property
     def errors(self) -> int:
@@ -128,16 +129,34 @@ def check_profiles(stages: Mapping[str, Profile]) -> List[Finding]:
     return findings
 
 
-def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
-    """Each source profile exists and holds keys; the keys themselves are never printed."""
+def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
+    """Each source profile exists and holds keys (in the key store or the credentials file); the keys
+    themselves are never printed. Advice that is no finding goes to `hints`."""
+    hints = [] if hints is None else hints
     try:
         credentials = awsconfig.load_credentials()
     except ConfigError as e:
         return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
+    from geodesic_stage import keystore
+
+    stored = keystore.read_index() or {}
     for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
         section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
+        plain = credentials.get(source, {}).get("aws_secret_access_key")
+        if source in stored:
+            if plain:
+                findings.append(warning(
+                    f"source profile {source!r} is in the key store and still in plain text in {path}",
+                    f"delete aws_access_key_id and aws_secret_access_key under [{source}] in {path}",
+                ))
+            continue
+        if plain and not section.get("aws_session_token"):
+            hints.append(
+                f"source profile {source!r} keeps its keys in plain text in {path}; "
+                f"'geodesic-stage keys import {source}' moves them into the encrypted key store"
+            )
         if not section and source not in config_profiles and source not in credentials:
             findings.append(error(
                 f"source profile {source!r} is in neither {path} nor the AWS config",
@@ -315,7 +334,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
             report.findings.append(from_exception(e))
     stages = report.stages
     report.findings += check_profiles(stages)
-    source_findings = check_sources(stages, context.profiles) if stages else []
+    source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
     report.findings += source_findings
     if stages:
         declared = declared_topology or context.stages.topology

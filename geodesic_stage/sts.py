@@ -33,6 +33,12 @@ def _session_for_source(profile: Profile):
     source = profile.source_profile
     if not source:
         raise ConfigError(f"profile {profile.name!r} has no source_profile; add source_profile = NAME of your long-lived keys")
+    from geodesic_stage import keystore
+
+    stored = keystore.source_keys(source)
+    if stored:
+        log.debug(f"source profile {source}: key {stored.access_key_id} from the key store")
+        return boto3.Session(aws_access_key_id=stored.access_key_id, aws_secret_access_key=stored.secret_access_key)
     try:
         session = boto3.Session(profile_name=source)
         creds = session.get_credentials()
