@@ -174,13 +174,19 @@ def test_without_a_terminal_the_passphrase_comes_from_the_environment_or_a_file_
 
 
 @only_single
-def test_renewal_and_credential_process_never_ask_for_the_passphrase(keys_env, home, topology, sts):
+def test_renewal_and_credential_process_never_ask_for_the_passphrase(keys_env, home, topology, sts, shell):
     imported(keys_env)
+    # A role assumed straight from the source keys (no mfa_serial) needs them at every renewal.
+    with open(home / ".aws" / "config", "a") as f:
+        f.write("\n[profile cpco-plain-admin]\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin\nsource_profile=cpco\n")
     sts.reset()
-    for command in (("credential-process", "testing"), ("refresh",)):
-        done = run_cli(dict(keys_env, STAGE="testing", AWS_PROFILE="cpco-testing-admin"), *command)
-        assert done.returncode == 3, (command, done.stderr)
-        assert "Passphrase" not in done.stderr
+    s = shell(env=keys_env)
+    for command in ("geodesic-stage credential-process plain", "STAGE=plain AWS_PROFILE=cpco-plain-admin geodesic-stage refresh"):
+        s.child.sendline(f"{command}; echo rc=$?")
+        s.expect([re.escape(PASSPHRASE_PROMPT), r"rc=\d+"])
+        assert s.child.after == "rc=3", f"{command} asked for the passphrase"
+        s.prompt()
+    assert "needs its passphrase and this command never asks" in "".join(s.transcript)
     assert sts.calls == []
 
 
@@ -296,3 +302,18 @@ def test_doctor_warns_of_a_plain_copy_and_hints_to_import(keys_env, home, user, 
     (home / ".aws" / "credentials").write_text(f"[cpco]\naws_access_key_id = {user[1]}\naws_secret_access_key = {user[2]}\n")
     done = run_cli(keys_env, "doctor", "--offline")
     assert "warning: source profile 'cpco' is in the key store and still in plain text" in done.stdout
+
+
+@only_single
+def test_a_cached_use_touches_no_key_store(keys_env, home, topology, sts, tmp_path):
+    imported(keys_env)
+    assert run_cli(with_passphrase(keys_env), "use", "testing", "--mfa-token", CODE).returncode == 0
+    trace = tmp_path / "strace.log"
+    done = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(trace), "-e", "trace=%file", str(BIN / "geodesic-stage"), "use", "testing"],
+        env=keys_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    touched = trace.read_text()
+    assert "/cli/cache/" in touched, "the trace sees the cache read"
+    assert "geodesic-stage/keys" not in touched and "pyrage" not in touched
