@@ -5,8 +5,9 @@ FROM cloudposse/geodesic:${GEODESIC_VERSION}-debian
 
 # The package gets a virtualenv of its own, from the image's python3, so its
 # boto3 never fights the image's Debian-managed Python packages.
+# age: to recover ~/.aws/geodesic-stage/keys.age by hand (age -d).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv age \
  && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml setup.cfg README.md /usr/src/geodesic-stage/
