@@ -11,7 +11,10 @@ from geodesic_stage.errors import ConfigError, Interrupted, PassphraseUnavailabl
 
 VARIABLE = "GEODESIC_STAGE_PASSPHRASE"
 FILE_VARIABLE = "GEODESIC_STAGE_PASSPHRASE_FILE"
-_NO_TERMINAL_HINT = f"set {VARIABLE} or {FILE_VARIABLE} (e.g. a Docker secret), or run it in a terminal"
+_NO_TERMINAL = (
+    f"the key store needs its passphrase and there is no terminal to ask on; "
+    f"set {VARIABLE} or {FILE_VARIABLE} (e.g. a Docker secret)"
+)
 
 _taken: Optional[str] = None
 # Commands that must never prompt (refresh from the prompt hook, credential-process) turn this off.
@@ -22,7 +25,7 @@ def take_from_environment(environ=os.environ) -> None:
     """Called first thing by every command: the variable leaves the environment for good."""
     global _taken
     value = environ.pop(VARIABLE, None)
-    if value is not None:
+    if value:  # set but empty reads as unset, as `export VAR=` is how people clear it
         _taken = value
 
 
@@ -41,7 +44,7 @@ def current(store_path: str) -> str:
             f"the key store {store_path} needs its passphrase and this command never asks for one; "
             f"run 'stage use' in a terminal first, or set {VARIABLE} or {FILE_VARIABLE}"
         )
-    return ask_hidden(f"Passphrase for {_home_relative(store_path)}: ")
+    return ask_hidden(f"Passphrase for {_home_relative(store_path)}: ", without_terminal=_NO_TERMINAL)
 
 
 def new(store_path: str, purpose: str = "new passphrase") -> str:
@@ -53,18 +56,16 @@ def new(store_path: str, purpose: str = "new passphrase") -> str:
 
 
 def ask_new(store_path: str, purpose: str = "new passphrase") -> str:
-    first = ask_hidden(f"{purpose.capitalize()} for {_home_relative(store_path)}: ")
+    first = ask_hidden(f"{purpose.capitalize()} for {_home_relative(store_path)}: ", without_terminal=_NO_TERMINAL)
     if not first:
         raise ConfigError("an empty passphrase protects nothing; nothing changed")
-    if ask_hidden(f"Type the {purpose} again: ") != first:
+    if ask_hidden(f"Type the {purpose} again: ", without_terminal=_NO_TERMINAL) != first:
         raise ConfigError("the two passphrases differ; nothing changed")
     return first
 
 
 def _given() -> Optional[str]:
     if _taken is not None:
-        if not _taken:
-            raise ConfigError(f"{VARIABLE} is set but empty; unset it or give the passphrase")
         return _taken
     path = os.environ.get(FILE_VARIABLE)
     if not path:
@@ -84,15 +85,15 @@ def _home_relative(path: str) -> str:
     return "~" + path[len(home):] if home != "/" and path.startswith(home + os.sep) else path
 
 
-def ask_hidden(message: str, hidden: bool = True) -> str:
+def ask_hidden(message: str, without_terminal: str, hidden: bool = True) -> str:
     """A line typed on the terminal (/dev/tty), without echo unless `hidden` is False,
-    in the MFA prompt's style."""
+    in the MFA prompt's style; `without_terminal` is the exit-3 message when there is none."""
     os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
     try:
         tty_in = open("/dev/tty", "r")
         tty_out = open("/dev/tty", "w")
     except OSError:
-        raise PassphraseUnavailable(f"no terminal to ask on for {message.strip(': ')!r}; {_NO_TERMINAL_HINT}")
+        raise PassphraseUnavailable(without_terminal)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.input import create_input
     from prompt_toolkit.output import create_output

@@ -264,8 +264,8 @@ def test_rotate_with_a_second_key_stops_and_names_it_unless_it_is_inactive_and_d
 @only_single
 def test_add_list_remove_and_passwd(keys_env, home, user, topology, sts, shell):
     _, key_id, secret = user
-    s = shell(env=dict(keys_env, GEODESIC_STAGE_PASSPHRASE=""))
-    s.child.sendline("unset GEODESIC_STAGE_PASSPHRASE; geodesic-stage keys add cpco")
+    s = shell(env=keys_env)
+    s.child.sendline("geodesic-stage keys add cpco")
     s.expect("New passphrase for ~/.aws/geodesic-stage/keys.age:")
     s.send(PASSPHRASE + "\r")
     s.expect("Type the new passphrase again:")

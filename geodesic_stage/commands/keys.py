@@ -41,8 +41,9 @@ def _add(args, context):
     from geodesic_stage.passphrase import ask_hidden
 
     with keystore.editing(create=True) as editor:
-        key_id = ask_hidden(f"AWS access key id for {args.profile}: ", hidden=False).strip()
-        secret = ask_hidden(f"AWS secret access key for {args.profile}: ").strip()
+        advice = f"keys add asks the key on the terminal and there is none; put it in ~/.aws/credentials and run 'keys import {args.profile}'"
+        key_id = ask_hidden(f"AWS access key id for {args.profile}: ", advice, hidden=False).strip()
+        secret = ask_hidden(f"AWS secret access key for {args.profile}: ", advice).strip()
         if not (key_id and secret and key_id.isprintable() and secret.isprintable()):
             raise ConfigError("an access key id and a secret access key are both needed; nothing changed")
         identity = _check(key_id, secret, args.profile)
