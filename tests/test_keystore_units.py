@@ -74,3 +74,29 @@ def _without_cpco_keys(text):
             continue
         out.append(line)
     return "".join(out)
+
+
+def test_the_passphrase_variable_leaves_the_environment_and_a_file_serves_without_a_terminal(tmp_path, monkeypatch):
+    from geodesic_stage import passphrase
+    from geodesic_stage.errors import ConfigError, PassphraseUnavailable
+
+    monkeypatch.setattr(passphrase, "_taken", None)
+    monkeypatch.setattr(passphrase, "_may_ask", True)
+    environ = {"GEODESIC_STAGE_PASSPHRASE": "from the environment", "OTHER": "x"}
+    passphrase.take_from_environment(environ)
+    assert environ == {"OTHER": "x"}
+    assert passphrase.current("/h/.aws/geodesic-stage/keys.age") == "from the environment"
+
+    monkeypatch.setattr(passphrase, "_taken", None)
+    secret = tmp_path / "secret"
+    secret.write_text("from a file\n")
+    monkeypatch.setenv("GEODESIC_STAGE_PASSPHRASE_FILE", str(secret))
+    assert passphrase.current("keys.age") == "from a file"
+    secret.write_text("")
+    with pytest.raises(ConfigError, match="the file is empty"):
+        passphrase.current("keys.age")
+
+    monkeypatch.delenv("GEODESIC_STAGE_PASSPHRASE_FILE")
+    passphrase.allow_prompt(False)
+    with pytest.raises(PassphraseUnavailable, match="never asks"):
+        passphrase.current("keys.age")
