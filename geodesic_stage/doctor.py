@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from geodesic_stage import awsconfig, cache, clock, resolve, topology
+from geodesic_stage import awsconfig, cache, chain, clock, keystore, resolve, topology
 from geodesic_stage.errors import AwsError, ConfigError, StageError
-from geodesic_stage.model import Profile
+from geodesic_stage.model import Credentials, Profile
 
 ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+\Z")
 MFA_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:mfa/[\w+=,.@/-]+\Z")
@@ -94,7 +94,7 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     profiles = {}
     for name in names:
         try:
-            profiles[name] = context.stage(name).profile
+            profiles[name] = resolve.resolve_profile(name, context.profiles, context.stages, context.request, context.config_path)
         except StageError as e:
             findings.append(from_exception(e))
     stage = environ.get("STAGE")
@@ -106,7 +106,15 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     return profiles, findings
 
 
-def check_profiles(stages: Mapping[str, Profile]) -> List[Finding]:
+def _mfa_upstream(source: str, config_profiles: Mapping[str, dict], depth: int = 0) -> bool:
+    """Whether a role profile up the chain from `source` has mfa_serial (a chain's MFA can sit on any link)."""
+    section = config_profiles.get(source, {})
+    if "role_arn" not in section or depth > len(config_profiles):
+        return False
+    return "mfa_serial" in section or _mfa_upstream(section.get("source_profile", ""), config_profiles, depth + 1)
+
+
+def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
     findings = []
     for profile in stages.values():
         where = f"profile {profile.name}"
@@ -116,13 +124,14 @@ def check_profiles(stages: Mapping[str, Profile]) -> List[Finding]:
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
             ))
         if not profile.mfa_serial:
-            findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
+            if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
+                findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
         elif not MFA_ARN.match(profile.mfa_serial):
             findings.append(error(
                 f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device ARN",
                 "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER",
             ))
-        if not profile.source_profile:
+        if not profile.source_profile and not config_profiles.get(profile.name, {}).get("credential_source"):
             findings.append(error(f"{where} has no source_profile", "add source_profile=NAME of your long-lived keys"))
         if not profile.region:
             findings.append(warning(f"{where} has no region", "add region=REGION (e.g. us-west-2) to the profile"))
@@ -139,8 +148,6 @@ def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, d
         return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
-    from geodesic_stage import keystore
-
     stored = keystore.read_index() or {}
     for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
         section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
@@ -173,6 +180,31 @@ def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, d
                 f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings
+
+
+def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], credentials: Mapping[str, dict], where: str) -> List[Finding]:
+    """Each stage's chain resolves and STS would take its settings; a chain whose MFA code
+    cannot buy an MFA session (temporary source keys) is said to go direct."""
+    findings = []
+    for profile in stages.values():
+        try:
+            links = chain.resolve(profile.name, config_profiles, credentials, where, keystore.holds)
+            chain.check(links)
+        except ConfigError as e:
+            findings.append(from_exception(e))
+            continue
+        if links.roles and links.roles[0].mfa_serial and links.source.kind == chain.STATIC and links.source.temporary:
+            findings.append(warning(
+                f"profile {profile.name} starts from temporary keys in [{links.source.profile}] (aws_session_token): "
+                "AWS takes GetSessionToken only from an IAM user's long-term keys, so its MFA code goes straight into "
+                f"AssumeRole (direct mode) and role sessions from it last at most an hour",
+                f"nothing to do; for one code across stages give [{links.source.profile}] an IAM user's access keys",
+            ))
+    unique = []
+    for finding in findings:
+        if finding not in unique:
+            unique.append(finding)
+    return unique
 
 
 def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
@@ -294,13 +326,32 @@ def _open_to_others(path: str) -> bool:
         return False
 
 
-def check_clock(profile: Profile) -> List[Finding]:
-    """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much."""
-    from geodesic_stage import sts
+def check_clock(profile: Profile, context) -> List[Finding]:
+    """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much.
+    Signed with the stage's source keys, when its chain starts from static keys."""
+    from geodesic_stage import sources, sts
 
-    before = clock.now()
     try:
-        date, refused = sts.server_date(profile)
+        links = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path, keystore.holds)
+        if links.source.kind != chain.STATIC:
+            return [warning(
+                f"clock not checked against STS: profile {profile.name} starts from {links.source.kind}, not keys",
+                "run 'aws sts get-caller-identity' to see that AWS accepts this clock",
+            )]
+        listed = (keystore.read_index() or {}).get(links.source.profile)
+        if listed:
+            # STS dates its refusals too: the clock is checked without opening the store for the secret.
+            keys = Credentials(str(listed[0].get("aws_access_key_id")), "-", "", None)
+        elif links.source.file == chain.KEY_STORE:
+            return [warning(
+                f"clock not checked against STS: {keystore.index_path()} does not list {links.source.profile!r}",
+                "run 'geodesic-stage keys list' (it rebuilds the index)",
+            )]
+        else:
+            keys = sources.obtain(links.source, profile.region or sts.DEFAULT_REGION)
+        before = clock.now()
+        date, refused = sts.server_date(profile, keys)
+        refused = None if listed else refused
     except AwsError as e:
         return [error(e.message.partition("; ")[0], "check the network or AWS_ENDPOINT_URL_STS, or pass --offline")]
     except ConfigError as e:
@@ -318,8 +369,8 @@ def check_clock(profile: Profile) -> List[Finding]:
         )]
     if refused:
         return [error(
-            f"STS refused the keys of source profile {profile.source_profile!r} ({refused})",
-            f"check or rotate the keys under [{profile.source_profile}] in {awsconfig.credentials_path()}",
+            f"STS refused the keys of source profile {links.source.profile!r} ({refused})",
+            f"check or rotate the keys under [{links.source.profile}] in {awsconfig.credentials_path()}",
         )]
     return []
 
@@ -333,9 +384,11 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
         except StageError as e:
             report.findings.append(from_exception(e))
     stages = report.stages
-    report.findings += check_profiles(stages)
+    report.findings += check_profiles(stages, context.profiles)
     source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
     report.findings += source_findings
+    if not source_findings:
+        report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)
     if stages:
         declared = declared_topology or context.stages.topology
         report.topology = declared or topology.infer(stages)
@@ -346,7 +399,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     report.findings += check_cache()
     signer = next((p for p in stages.values() if p.source_profile), None)
     if not offline and signer and not source_findings:
-        report.findings += check_clock(signer)
+        report.findings += check_clock(signer, context)
     elif not offline and stages:
         report.findings.append(warning(
             "clock not checked against STS: no usable source keys to sign the call", "fix the source profile first"

@@ -120,6 +120,18 @@ def exists() -> bool:
     return os.path.lexists(store_path())
 
 
+def may_hold(profile: str) -> bool:
+    """Whether the store may hold `profile`'s keys, for resolving a chain: one stat, no read, so a
+    cached use never opens the store; source_keys() answers for sure when the keys are needed."""
+    return exists()
+
+
+def holds(profile: str) -> bool:
+    """Whether the index lists `profile` (no passphrase; a missing index: whether the store exists)."""
+    index = read_index()
+    return profile in index if index is not None else exists()
+
+
 def read_index() -> Optional[Dict[str, List[dict]]]:
     """Profile -> [{aws_access_key_id, added}] without the passphrase; {} when there is no store,
     None when the store exists but its index cannot be trusted (missing or damaged)."""

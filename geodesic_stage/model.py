@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from geodesic_stage.chain import Chain
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,23 @@ class Profile:
 class Stage:
     name: str
     profile: Profile
+    # How the profile's credentials are got, link by link (None: the profile's own source, one role).
+    chain: Optional["Chain"] = None
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """AWS keys; an IAM user's long-term keys have no session token and no expiration."""
+
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str = field(repr=False)
-    expiration: datetime
+    expiration: Optional[datetime]
+
+    @property
+    def temporary(self) -> bool:
+        """Session credentials: GetSessionToken refuses them, and AWS caps roles assumed with them at one hour."""
+        return bool(self.session_token)
 
     def seconds_left(self, at: datetime) -> float:
         return (self.expiration - at).total_seconds()

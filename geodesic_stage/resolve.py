@@ -1,10 +1,10 @@
 """Which profile a stage means: pure functions over the parsed config files."""
 
 import re
-from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, Mapping, Optional
 
-from geodesic_stage import log
+from geodesic_stage import chain, log
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.stages import StagesFile
@@ -90,8 +90,35 @@ def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> Conf
     return ConfigError(f"unknown stage {stage!r}; stages: {', '.join(names)}.{hint}")
 
 
-def resolve(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Stage:
-    """The stage's profile, with gaps filled from the stages file."""
+def resolve(
+    stage: str,
+    profiles: Mapping[str, dict],
+    stages: StagesFile,
+    request: Request,
+    config_path: str = "~/.aws/config",
+    credentials: Optional[Mapping[str, dict]] = None,
+    stored: Callable[[str], bool] = lambda profile: False,
+) -> Stage:
+    """The stage's profile and the chain of links that reaches it.
+
+    `profiles` are the config's profiles (with the credentials file's sections merged in, as
+    botocore sees them); `credentials` the credentials file's sections alone, for the order in
+    which botocore takes keys; `stored` whether the key store may hold a source's keys."""
+    profile, profiles = _profile(stage, profiles, stages, request, config_path)
+    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file", stored)
+    mfa_process = profile.mfa_process or next(
+        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    )
+    return Stage(name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links)
+
+
+def resolve_profile(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Profile:
+    """The stage's own profile, whatever its source holds (for doctor, which reports sources itself)."""
+    return _profile(stage, profiles, stages, request, config_path)[0]
+
+
+def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str):
+    """The stage's profile, gaps filled from the stages file, and the profiles with that filling."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
     if section is None:
@@ -99,37 +126,25 @@ def resolve(stage: str, profiles: Mapping[str, dict], stages: StagesFile, reques
             raise ConfigError(f"profile {name!r} is not in {config_path}")
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
-    role_arn = section.get("role_arn") or (entry.role_arn if entry else None)
-    if not role_arn:
+    if "role_arn" not in section and entry and entry.role_arn:
+        section = dict(section, role_arn=entry.role_arn)
+        profiles = dict(profiles, **{name: section})
+    if "role_arn" not in section:
         raise ConfigError(
             f"profile {name!r} in {config_path} has no role_arn; "
             "add role_arn = arn:aws:iam::ACCOUNT:role/NAME (or run 'geodesic-stage init')"
         )
-    duration = section.get("duration_seconds")
-    try:
-        duration_seconds = int(duration) if duration else None
-    except ValueError:
-        raise ConfigError(f"profile {name!r} in {config_path}: duration_seconds = {duration!r} is not a number of seconds")
+    link = chain.role_link(name, section, config_path)
     region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
-    return Stage(
-        name=stage,
-        profile=Profile(
-            name=name,
-            role_arn=role_arn,
-            source_profile=section.get("source_profile"),
-            mfa_serial=section.get("mfa_serial"),
-            region=region,
-            external_id=section.get("external_id"),
-            role_session_name=section.get("role_session_name"),
-            duration_seconds=duration_seconds,
-            mfa_process=section.get("mfa_process"),
-        ),
+    profile = Profile(
+        name=name,
+        role_arn=link.role_arn,
+        source_profile=section.get("source_profile"),
+        mfa_serial=link.mfa_serial,
+        region=region,
+        external_id=link.external_id,
+        role_session_name=link.role_session_name,
+        duration_seconds=link.duration_seconds,
+        mfa_process=section.get("mfa_process"),
     )
-
-
-def stage_of_profile(profile_name: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> Optional[str]:
-    """The stage whose profile this is (for `refresh` and `status`)."""
-    for stage, name in known_stages(profiles, stages, request).items():
-        if name == profile_name:
-            return stage
-    return None
+    return profile, profiles

@@ -305,7 +305,7 @@ def test_doctor_warns_of_a_plain_copy_and_hints_to_import(keys_env, home, user, 
 
 
 @only_single
-def test_a_cached_use_touches_no_key_store(keys_env, home, topology, sts, tmp_path):
+def test_a_cached_use_opens_no_key_store(keys_env, home, topology, sts, tmp_path):
     imported(keys_env)
     assert run_cli(with_passphrase(keys_env), "use", "testing", "--mfa-token", CODE).returncode == 0
     trace = tmp_path / "strace.log"
@@ -314,6 +314,7 @@ def test_a_cached_use_touches_no_key_store(keys_env, home, topology, sts, tmp_pa
         env=keys_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    touched = trace.read_text()
-    assert "/cli/cache/" in touched, "the trace sees the cache read"
-    assert "geodesic-stage/keys" not in touched and "pyrage" not in touched
+    opened = [line for line in trace.read_text().splitlines() if re.search(r"\bopen(at)?\(", line)]
+    assert any("/cli/cache/" in line for line in opened), "the trace sees the cache read"
+    # At most a stat says the store exists (a chain may start there); nothing opens it or loads pyrage.
+    assert [line for line in opened if "geodesic-stage/keys" in line or "pyrage" in line] == []

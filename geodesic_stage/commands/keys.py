@@ -175,35 +175,37 @@ def _rotate(args, context):
     return 0
 
 
-def _mfa_profiles(source: str, context):
-    """The role profiles that buy MFA sessions from `source`'s keys, as model Profiles."""
+def _mfa_chains(source: str, context):
+    """(chain, Profile) of each role profile whose chain buys an MFA session from `source`'s keys."""
+    from geodesic_stage import chain, keystore
     from geodesic_stage.model import Profile
 
     for name, section in sorted(context.profiles.items()):
-        if section.get("source_profile") == source and section.get("mfa_serial") and section.get("role_arn"):
-            yield Profile(
-                name=name,
-                role_arn=section["role_arn"],
-                source_profile=source,
-                mfa_serial=section["mfa_serial"],
-                region=section.get("region"),
-                mfa_process=section.get("mfa_process"),
-            )
+        if "role_arn" not in section:
+            continue
+        try:
+            links = chain.resolve(name, context.profiles, context.credentials, context.config_path, keystore.holds)
+        except ConfigError:
+            continue
+        if links.source.profile == source and links.session_serial:
+            mfa_process = next((context.profiles[r.profile].get("mfa_process") for r in links.roles if context.profiles[r.profile].get("mfa_process")), None)
+            yield links, Profile(name=name, role_arn=links.roles[-1].role_arn, region=section.get("region"), mfa_process=mfa_process)
 
 
 def _mfa_session(args, context):
     """The MFA session of the profile's keys (cached, or bought with a code); None if no profile uses MFA."""
     from geodesic_stage import credentials, mfa
 
-    profile = next(_mfa_profiles(args.profile, context), None)
-    if profile is None:
-        log.say(f"no profile uses {args.profile} with mfa_serial: IAM calls are signed with the key itself")
+    found = next(_mfa_chains(args.profile, context), None)
+    if found is None:
+        log.say(f"no profile buys an MFA session from {args.profile}: IAM calls are signed with the key itself")
         return None
-    return credentials.mfa_session(profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
+    links, profile = found
+    return credentials.mfa_session(links, profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
 
 
 def _forget_mfa_sessions(source: str, context) -> None:
     from geodesic_stage import cache
 
-    for profile in _mfa_profiles(source, context):
-        cache.session_cache().delete(cache.session_cache_key(source, profile.mfa_serial))
+    for links, _ in _mfa_chains(source, context):
+        cache.session_cache().delete(cache.session_cache_key(source, links.session_serial))
