@@ -1,4 +1,4 @@
-"""The credential cache, shared with the AWS CLI and boto3.
+"""The credential cache, shared with the AWS CLI (boto3 and other SDKs do not read it).
 
 Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json`,
 under botocore's key for the profile, so `aws --profile X` and `stage use`

@@ -95,9 +95,9 @@ class Chain:
 def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> dict:
     """Profiles as botocore's session sees them: the credentials file's sections added to the
     config's profiles, its values winning."""
-    profiles = {name: dict(section) for name, section in config.items()}
+    profiles = dict(config)
     for name, section in credentials.items():
-        profiles.setdefault(name, {}).update(section)
+        profiles[name] = {**config.get(name, {}), **section}
     return profiles
 
 
@@ -111,7 +111,7 @@ def resolve(
     """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle.
     `stored(profile)`, asked only of a source profile the files give no credentials, says
     whether the encrypted key store may hold its keys (checked when they are used)."""
-    profiles = merged(config, credentials)
+    profiles = _Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
     roles = []
@@ -169,6 +169,21 @@ def resolve(
 
 def _in_store(name: str, stored: Callable[[str], bool]) -> Optional[Source]:
     return Source(name, STATIC, file=KEY_STORE) if stored(name) else None
+
+
+class _Merged:
+    """`merged(config, credentials)` looked up one profile at a time: a chain reads a few of thousands."""
+
+    def __init__(self, config, credentials):
+        self._config, self._credentials = config, credentials
+
+    def __contains__(self, name) -> bool:
+        return name in self._config or name in self._credentials
+
+    def __getitem__(self, name) -> dict:
+        if name not in self._credentials:
+            return self._config[name]
+        return {**self._config.get(name, {}), **self._credentials[name]}
 
 
 def _is_role(section: Mapping[str, str]) -> bool:

@@ -87,7 +87,7 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     serial = links.session_serial if settings.mfa_mode == "session" else None
     # Nothing STS would refuse gets a code typed for it.
     chain.check(links, profile.region, settings.role_seconds, settings.session_seconds if serial else None)
-    log.debug(f"{profile.name}: {links.describe()}")
+    log.debug(f"mfa_mode {settings.mfa_mode}; {profile.name} is reached by {links.describe()}")
     now = clock.now()
     start, creds = _deepest_cached(links, now)
     from_mfa_session = False
@@ -97,13 +97,17 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     for index in range(start, len(links.roles)):
         link = links.roles[index]
         duration = _duration(link, creds, settings.role_seconds if index == len(links.roles) - 1 else None)
+        lasting = f" for {duration} s" if duration else ""
         if link.mfa_serial and not (index == 0 and from_mfa_session):
-            log.debug(f"AssumeRole {link.role_arn} with an MFA code for {link.mfa_serial} (direct)")
+            log.debug(f"AssumeRole {link.role_arn}{lasting} with an MFA code for {link.mfa_serial} (direct)")
             creds, assumed = _with_code(
                 mfa, link.mfa_serial, lambda code: sts.assume_role(profile, link, creds, code=code, duration=duration)
             )
         else:
-            log.debug(f"AssumeRole {link.role_arn} with the credentials of the link before it")
+            signer = "the MFA session's keys" if index == 0 and from_mfa_session else (
+                "the source's credentials" if index == 0 else f"the credentials of {links.roles[index - 1].profile}"
+            )
+            log.debug(f"AssumeRole {link.role_arn}{lasting} with {signer}")
             creds, assumed = sts.assume_role(profile, link, creds, duration=duration, serial=user)
         _store(cache.role_cache(), cache.link_key(link), cache.entry_from_credentials(creds, assumed))
     if creds.expiration is None:

@@ -1,4 +1,4 @@
-"""Which profile a stage means: pure functions over the parsed config files."""
+"""Which profile a stage means, and the chain that reaches it: pure functions over the parsed config files."""
 
 import re
 from dataclasses import dataclass, replace

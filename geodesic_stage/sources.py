@@ -72,9 +72,14 @@ class _BotocoreCache:
         import json
 
         try:
-            self._target.put(key, json.loads(json.dumps(value, default=str)))
+            self._target.put(key, json.loads(json.dumps(value, default=_isoformat)))
         except OSError as e:
             log.debug(f"could not cache {key} in {self._target.directory} ({e.strerror})")
+
+
+def _isoformat(value) -> str:
+    """Times as botocore's own JSONFileCache writes them."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 # botocore's provider for each credential_source but Environment (its EnvProvider is built apart:
