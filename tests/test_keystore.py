@@ -318,3 +318,16 @@ def test_a_cached_use_opens_no_key_store(keys_env, home, topology, sts, tmp_path
     assert any("/cli/cache/" in line for line in opened), "the trace sees the cache read"
     # At most a stat says the store exists (a chain may start there); nothing opens it or loads pyrage.
     assert [line for line in opened if "geodesic-stage/keys" in line or "pyrage" in line] == []
+
+
+@only_single
+def test_a_lost_index_is_rebuilt_from_the_store_with_the_passphrase(keys_env, home, user, topology, sts):
+    imported(keys_env)
+    index = home / ".aws" / "geodesic-stage" / "keys.index"
+    index.unlink()
+    done = run_cli(keys_env, "keys", "list")
+    assert done.returncode == 3 and "GEODESIC_STAGE_PASSPHRASE" in done.stderr
+    done = run_cli(with_passphrase(keys_env), "keys", "list")
+    assert done.returncode == 0 and user[1] in done.stdout
+    assert index.exists() and user[2] not in index.read_text()
+    assert user[1] in run_cli(keys_env, "keys", "list").stdout
