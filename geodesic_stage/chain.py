@@ -9,7 +9,7 @@ its kind chosen in botocore's provider order; otherwise it is one more role link
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Tuple, Union
+from typing import Callable, Mapping, Optional, Tuple, Union
 
 from geodesic_stage.errors import ConfigError
 
@@ -20,6 +20,8 @@ SSO = "sso"
 LOGIN = "login_session"
 WEB_IDENTITY = "web_identity_token_file"
 NAMED = "credential_source"
+# Where static keys kept by `geodesic-stage keys` live, in place of a file.
+KEY_STORE = "key store"
 # What botocore's AssumeRoleProvider accepts as credential_source.
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 
@@ -36,7 +38,7 @@ class Source:
     # Static keys that carry aws_session_token: temporary, so no GetSessionToken from them.
     temporary: bool = False
     credential_source: Optional[str] = None
-    # STATIC: which file holds the keys ("credentials" or "config"), as botocore looks.
+    # STATIC: which file holds the keys ("credentials" or "config"), as botocore looks, or KEY_STORE.
     file: Optional[str] = None
 
     @property
@@ -104,8 +106,11 @@ def resolve(
     config: Mapping[str, Mapping[str, str]],
     credentials: Mapping[str, Mapping[str, str]],
     where: str = "the AWS config or credentials file",  # named in messages
+    stored: Callable[[str], bool] = lambda profile: False,
 ) -> Chain:
-    """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle."""
+    """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle.
+    `stored(profile)`, asked only of a source profile the files give no credentials, says
+    whether the encrypted key store may hold its keys (checked when they are used)."""
     profiles = _Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
@@ -115,7 +120,7 @@ def resolve(
     while True:
         section = profiles[current]
         if not _is_role(section):
-            source = _root(current, config.get(current, {}), credentials.get(current, {}), section)
+            source = _root(current, config.get(current, {}), credentials.get(current, {}), section) or _in_store(current, stored)
             if source is None:
                 raise ConfigError(_no_credentials(current, roles, where))
             break
@@ -140,6 +145,9 @@ def resolve(
                 "add source_profile = NAME of the profile holding your keys"
             )
         if source_profile not in profiles:
+            source = _in_store(source_profile, stored)
+            if source:
+                break
             raise ConfigError(
                 f"source_profile {source_profile!r} of profile {current!r} is not in {where}; add [{source_profile}] "
                 f"with aws_access_key_id and aws_secret_access_key (aws configure --profile {source_profile})"
@@ -151,11 +159,16 @@ def resolve(
         visited.append(source_profile)
         if _has_static(source_section) or not _is_role(source_section):
             source = _root(source_profile, config.get(source_profile, {}), credentials.get(source_profile, {}), source_section)
+            source = source or _in_store(source_profile, stored)
             if source is None:
                 raise ConfigError(_no_credentials(source_profile, roles, where))
             break
         current = source_profile
     return Chain(source, tuple(reversed(roles)))
+
+
+def _in_store(name: str, stored: Callable[[str], bool]) -> Optional[Source]:
+    return Source(name, STATIC, file=KEY_STORE) if stored(name) else None
 
 
 class _Merged:

@@ -7,7 +7,7 @@ from typing import Optional
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
 
-COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor")
+COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor", "keys")
 _BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 
 
@@ -75,6 +75,9 @@ def _command_of(argv) -> Optional[str]:
 
 def main(argv=None) -> int:
     words = sys.argv[1:] if argv is None else argv
+    from geodesic_stage import passphrase
+
+    passphrase.take_from_environment()  # before anything can start a process that would inherit it
     if words[:1] == ["__complete"]:
         # TAB completion, at every key press: none of the parsers below.
         from geodesic_stage import completion

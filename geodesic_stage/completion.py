@@ -27,7 +27,10 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
         "--source-profile", "--stage", "--dry-run", "--force",
     )),
     "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
+    "keys": (False, ()),
 }
+# Commands whose first word is an action of their own.
+ACTIONS = {"keys": ("add", "import", "list", "remove", "passwd", "rotate")}
 GLOBAL_OPTIONS = ("--help", "--version", "--debug")
 # Options followed by a value (the value is not a stage argument).
 TAKES_VALUE = {
@@ -52,6 +55,8 @@ def candidates(words: Sequence[str], current: int) -> List[str]:
     if word.startswith("-"):
         return _matching(("--help", *options), word)
     arguments = _arguments(before[before.index(command) + 1 :])
+    if command in ACTIONS and not arguments:
+        return _matching(ACTIONS[command], word)
     if takes_stage and not arguments:
         return _matching(_config(_stage_names, before), word)
     return []

@@ -149,3 +149,16 @@ def _replace(path: str, text: str) -> None:
     except BaseException:
         os.unlink(temp)
         raise
+
+
+_KEY_LINE = re.compile(r"\s*(aws_access_key_id|aws_secret_access_key)\s*[=:]", re.IGNORECASE)
+
+
+def remove_keys(text: str, profile: str) -> str:
+    """The credentials file's text without the key lines of `[profile]`; every other byte kept."""
+    for section in sections(text):
+        if section.name.strip() == profile:
+            body = text[section.start:section.end]
+            kept = "".join(line for line in _LINE.findall(body) if not _KEY_LINE.match(line))
+            return text[:section.start] + kept + text[section.end:]
+    return text

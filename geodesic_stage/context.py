@@ -51,7 +51,9 @@ class Context:
         return self._credentials
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials)
+        from geodesic_stage import keystore
+
+        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, keystore.may_hold)
 
     def known_stages(self) -> Dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)

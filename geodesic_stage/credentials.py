@@ -58,7 +58,24 @@ def from_cache(stage: Stage) -> Optional[Session]:
 
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     """Cached credentials, else new ones walked down the chain, asking `mfa` for a code only where a link needs one."""
-    return from_cache(stage) or _walk(stage, settings, mfa)
+    found = from_cache(stage)
+    if found:
+        return found
+    from geodesic_stage import passphrase
+
+    # A command that may not ask for a code (refresh, credential-process) may not ask for the key store's passphrase.
+    passphrase.allow_prompt(mfa.can_ask)
+    return _walk(stage, settings, mfa)
+
+
+def mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSource) -> Credentials:
+    """The MFA session that starts `links` (`keys rotate` signs IAM calls with it): cached, else bought."""
+    found = _cached_mfa_session(links, clock.now())
+    if found:
+        return found
+    from geodesic_stage import sources
+
+    return _mfa_session(links, profile, settings, mfa, sources.obtain(links.source, profile.region or "us-east-1"))
 
 
 def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:

@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from geodesic_stage import awsconfig, cache, chain, clock, resolve, topology
+from geodesic_stage import awsconfig, cache, chain, clock, keystore, resolve, topology
 from geodesic_stage.errors import AwsError, ConfigError, StageError
-from geodesic_stage.model import Profile
+from geodesic_stage.model import Credentials, Profile
 
 ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+\Z")
 MFA_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:mfa/[\w+=,.@/-]+\Z")
@@ -49,6 +49,7 @@ class Report:
     stages: Dict[str, Profile] = field(default_factory=dict)
     topology: Optional[str] = None
     topology_source: str = "inferred from the profiles"
+    hints: List[str] = field(default_factory=list)  # advice, not problems: shown on stderr
 
     @property
     def errors(self) -> int:
@@ -137,16 +138,32 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
     return findings
 
 
-def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
-    """Each source profile exists and holds keys; the keys themselves are never printed."""
+def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
+    """Each source profile exists and holds keys (in the key store or the credentials file); the keys
+    themselves are never printed. Advice that is no finding goes to `hints`."""
+    hints = [] if hints is None else hints
     try:
         credentials = awsconfig.load_credentials()
     except ConfigError as e:
         return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
+    stored = keystore.read_index() or {}
     for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
         section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
+        plain = credentials.get(source, {}).get("aws_secret_access_key")
+        if source in stored:
+            if plain:
+                findings.append(warning(
+                    f"source profile {source!r} is in the key store and still in plain text in {path}",
+                    f"delete aws_access_key_id and aws_secret_access_key under [{source}] in {path}",
+                ))
+            continue
+        if plain and not section.get("aws_session_token"):
+            hints.append(
+                f"source profile {source!r} keeps its keys in plain text in {path}; "
+                f"'geodesic-stage keys import {source}' moves them into the encrypted key store"
+            )
         if not section and source not in config_profiles and source not in credentials:
             findings.append(error(
                 f"source profile {source!r} is in neither {path} nor the AWS config",
@@ -171,7 +188,7 @@ def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, di
     findings = []
     for profile in stages.values():
         try:
-            links = chain.resolve(profile.name, config_profiles, credentials, where)
+            links = chain.resolve(profile.name, config_profiles, credentials, where, keystore.holds)
             chain.check(links)
         except ConfigError as e:
             findings.append(from_exception(e))
@@ -334,15 +351,26 @@ def check_clock(profile: Profile, context) -> List[Finding]:
     from geodesic_stage import sources, sts
 
     try:
-        links = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path)
+        links = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path, keystore.holds)
         if links.source.kind != chain.STATIC:
             return [warning(
                 f"clock not checked against STS: profile {profile.name} starts from {links.source.kind}, not keys",
                 "run 'aws sts get-caller-identity' to see that AWS accepts this clock",
             )]
-        keys = sources.obtain(links.source, profile.region or sts.DEFAULT_REGION)
+        listed = (keystore.read_index() or {}).get(links.source.profile)
+        if listed:
+            # STS dates its refusals too: the clock is checked without opening the store for the secret.
+            keys = Credentials(str(listed[0].get("aws_access_key_id")), "-", "", None)
+        elif links.source.file == chain.KEY_STORE:
+            return [warning(
+                f"clock not checked against STS: {keystore.index_path()} does not list {links.source.profile!r}",
+                "run 'geodesic-stage keys list' (it rebuilds the index)",
+            )]
+        else:
+            keys = sources.obtain(links.source, profile.region or sts.DEFAULT_REGION)
         before = clock.now()
         date, refused = sts.server_date(profile, keys)
+        refused = None if listed else refused
     except AwsError as e:
         return [error(e.message.partition("; ")[0], "check the network or AWS_ENDPOINT_URL_STS, or pass --offline")]
     except ConfigError as e:
@@ -376,7 +404,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
             report.findings.append(from_exception(e))
     stages = report.stages
     report.findings += check_profiles(stages, context.profiles)
-    source_findings = check_sources(stages, context.profiles) if stages else []
+    source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
     report.findings += source_findings
     if not source_findings:
         report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)

@@ -39,3 +39,9 @@ class Interrupted(StageError):
     """The user pressed Ctrl-C."""
 
     exit_code = 130
+
+
+class PassphraseUnavailable(StageError):
+    """The key store's passphrase is needed and there is no way to ask for it: exit 3, as for MFA."""
+
+    exit_code = 3

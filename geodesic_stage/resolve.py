@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass, replace
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional
 
 from geodesic_stage import chain, log
 from geodesic_stage.errors import ConfigError
@@ -100,14 +100,15 @@ def resolve(
     request: Request,
     config_path: str = "~/.aws/config",
     credentials: Optional[Mapping[str, dict]] = None,
+    stored: Callable[[str], bool] = lambda profile: False,
 ) -> Stage:
     """The stage's profile and the chain of links that reaches it.
 
     `profiles` are the config's profiles (with the credentials file's sections merged in, as
     botocore sees them); `credentials` the credentials file's sections alone, for the order in
-    which botocore takes keys."""
+    which botocore takes keys; `stored` whether the key store may hold a source's keys."""
     profile, profiles = _profile(stage, profiles, stages, request, config_path)
-    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file")
+    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file", stored)
     mfa_process = profile.mfa_process or next(
         (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
     )

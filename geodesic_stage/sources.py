@@ -9,7 +9,7 @@ the source profile, which never prompts: process, SSO, login, web identity, and 
 
 import os
 import shlex
-from typing import Mapping
+from typing import Mapping, Optional
 
 from geodesic_stage import awsconfig, cache, chain, log
 from geodesic_stage.errors import AwsError, ConfigError, MfaUnavailable
@@ -19,7 +19,7 @@ from geodesic_stage.model import Credentials
 def obtain(source: chain.Source, region: str) -> Credentials:
     """The source's credentials; one-line StageError for anything a user can fix."""
     if source.kind == chain.STATIC:
-        return static_keys(source, _section(source))
+        return _stored_keys(source) or static_keys(source, _section(source))
     return _from_botocore(source, region)
 
 
@@ -32,6 +32,22 @@ def static_keys(source: chain.Source, section: Mapping[str, str]) -> Credentials
     return Credentials(
         section["aws_access_key_id"], section["aws_secret_access_key"], section.get("aws_session_token") or "", None
     )
+
+
+def _stored_keys(source: chain.Source) -> Optional[Credentials]:
+    """The keys of the encrypted key store, which wins over the files (the passphrase asked here)."""
+    from geodesic_stage import keystore
+
+    stored = keystore.source_keys(source.profile)
+    if stored:
+        log.debug(f"source: key {stored.access_key_id} of profile {source.profile} from {keystore.store_path()}")
+        return Credentials(stored.access_key_id, stored.secret_access_key, "", None)
+    if source.file == chain.KEY_STORE:
+        raise ConfigError(
+            f"source profile {source.profile!r} holds no keys in the AWS config, the credentials file or "
+            f"{keystore.store_path()}; add them with 'geodesic-stage keys add {source.profile}'"
+        )
+    return None
 
 
 def _section(source: chain.Source) -> Mapping[str, str]:

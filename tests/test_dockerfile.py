@@ -92,7 +92,7 @@ def test_the_install_step_gives_a_working_command(tmp_path):
     help_text = subprocess.run([str(command), "--help"], capture_output=True, text=True, env=env).stdout
     assert "use" in help_text and "credential-process" in help_text
     imports = subprocess.run(
-        [str(tmp_path / "opt/bin/python"), "-c", "import boto3, botocore, configobj, prompt_toolkit"],
+        [str(tmp_path / "opt/bin/python"), "-c", "import boto3, botocore, configobj, prompt_toolkit, pyrage"],
         capture_output=True, text=True,
     )
     assert imports.returncode == 0, imports.stderr

@@ -1,6 +1,7 @@
 import os
 import sys
 
+from geodesic_stage import log
 from geodesic_stage.stages import TOPOLOGIES
 
 HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
@@ -19,6 +20,8 @@ def run(args, context):
     from geodesic_stage import doctor
 
     report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    for hint in report.hints:
+        log.say(f"hint: {hint}")
     for finding in report.findings:
         sys.stdout.write(finding.line() + "\n")
     if not report.findings:
