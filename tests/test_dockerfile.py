@@ -6,6 +6,7 @@ import re
 import shutil
 import sys
 import subprocess
+from pathlib import Path
 
 from conftest import DATA, ROOT
 
