@@ -8,13 +8,14 @@ is read by a plain loop, ten times faster than configparser on a config of
 thousands of profiles; anything else goes to configparser itself.
 """
 
+from __future__ import annotations
+
 import os
-from typing import Dict, Optional
 
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.textfile import read_text
 
-Section = Dict[str, str]
+Section = dict[str, str]
 
 
 def config_path() -> str:
@@ -28,7 +29,7 @@ def credentials_path() -> str:
 class _Sections:
     """The part of RawConfigParser's interface the readers use, over plain dicts."""
 
-    def __init__(self, sections: Dict[str, Section]):
+    def __init__(self, sections: dict[str, Section]):
         self._sections = sections
 
     def sections(self):
@@ -44,7 +45,7 @@ def _parse(path: str):
     return _plain_sections(text) or _configparser_sections(path, text)
 
 
-def _plain_sections(text: str) -> Optional[_Sections]:
+def _plain_sections(text: str) -> _Sections | None:
     """Sections read as configparser reads them, for files of only comments,
     unindented `[section]` and `key = value` lines; None for anything else
     (indented or continued lines, ':' delimiters, [DEFAULT], repeats, errors)."""
@@ -94,7 +95,7 @@ def _configparser_sections(path: str, text: str):
     return parser
 
 
-def load_profiles(path: str = "") -> Dict[str, Section]:
+def load_profiles(path: str = "") -> dict[str, Section]:
     """Profiles of an AWS config file by name: `[profile x]` (or `[profile "x"]`) is x, `[default]` is default."""
     path = path or config_path()
     parser = _parse(path)
@@ -122,7 +123,7 @@ def _words(section: str) -> list:
         return []
 
 
-def load_credentials(path: str = "") -> Dict[str, Section]:
+def load_credentials(path: str = "") -> dict[str, Section]:
     path = path or credentials_path()
     parser = _parse(path)
     return {section.strip(): dict(parser.items(section)) for section in parser.sections()}

@@ -7,10 +7,11 @@ reuse each other's sessions. MFA sessions live beside them in
 and a file that is unreadable, malformed or writable by others is a miss.
 """
 
+from __future__ import annotations
+
 import json
 import os
 from datetime import timedelta
-from typing import Optional, Union
 
 try:  # CPython's own SHA-1: hashlib loads OpenSSL first, some 3 ms of every cached use
     from _sha1 import sha1
@@ -40,13 +41,13 @@ def _sha1_of(args: dict) -> str:
     return sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def link_key(link) -> Optional[str]:
+def link_key(link) -> str | None:
     """The AWS CLI cache key of a chain's link: botocore's AssumeRole key for a role link.
     A source link has none of ours yet (Identity Center will give an SSO source botocore's SSO key)."""
     return cli_cache_key(link) if isinstance(link, RoleLink) else None
 
 
-def cli_cache_key(profile: Union[Profile, RoleLink]) -> str:
+def cli_cache_key(profile: Profile | RoleLink) -> str:
     """botocore's AssumeRoleCredentialFetcher key for this profile's (or role link's) AssumeRole arguments."""
     args = {"RoleArn": profile.role_arn}
     if profile.role_session_name is not None:
@@ -71,7 +72,7 @@ class JsonFileCache:
     def path(self, key: str) -> str:
         return os.path.join(self.directory, key + ".json")
 
-    def get(self, key: str) -> Optional[dict]:
+    def get(self, key: str) -> dict | None:
         try:
             fd = os.open(self.path(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -152,7 +153,7 @@ def _remove(path: str) -> bool:
         return False
 
 
-def credentials_from_entry(entry: Optional[dict]) -> Optional[Credentials]:
+def credentials_from_entry(entry: dict | None) -> Credentials | None:
     """The credentials in an STS response or cache entry, or None if it is not one."""
     try:
         creds = entry["Credentials"]
@@ -165,7 +166,7 @@ def credentials_from_entry(entry: Optional[dict]) -> Optional[Credentials]:
         return None
 
 
-def entry_from_credentials(credentials: Credentials, assumed_role_user: Optional[dict] = None) -> dict:
+def entry_from_credentials(credentials: Credentials, assumed_role_user: dict | None = None) -> dict:
     """An entry shaped like the STS response that botocore caches."""
     entry = {
         "Credentials": {
@@ -180,7 +181,7 @@ def entry_from_credentials(credentials: Credentials, assumed_role_user: Optional
     return entry
 
 
-def fresh(credentials: Optional[Credentials], at, min_seconds: float) -> Optional[Credentials]:
+def fresh(credentials: Credentials | None, at, min_seconds: float) -> Credentials | None:
     """The credentials if they last at least min_seconds more and are not from the future."""
     if credentials is None:
         return None
@@ -198,7 +199,7 @@ def session_cache() -> JsonFileCache:
     return JsonFileCache(session_cache_dir())
 
 
-def unwritable(directory: str) -> Optional[str]:
+def unwritable(directory: str) -> str | None:
     """Why this user cannot keep sessions in directory (or in the nearest part of its path
     that exists, where it would be made), or None when it can."""
     path = directory

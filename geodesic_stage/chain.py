@@ -7,11 +7,13 @@ with `role_arn` is a role link whose credentials come from `credential_source` o
 its kind chosen in botocore's provider order; otherwise it is one more role link.
 """
 
+from __future__ import annotations
+
 import re
-from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Tuple, Union
+from collections.abc import Callable, Mapping
 
 from geodesic_stage.errors import ConfigError
+from geodesic_stage.record import Record
 
 # Kinds of root link, named after the setting that makes them.
 STATIC = "static keys"
@@ -26,8 +28,7 @@ KEY_STORE = "key store"
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Record):
     """The root link: credentials got without assuming a role and without a prompt.
 
     `profile` names the profile that holds the source (for NAMED, the role profile whose
@@ -37,9 +38,9 @@ class Source:
     kind: str
     # Static keys that carry aws_session_token: temporary, so no GetSessionToken from them.
     temporary: bool = False
-    credential_source: Optional[str] = None
+    credential_source: str | None = None
     # STATIC: which file holds the keys ("credentials" or "config"), as botocore looks, or KEY_STORE.
-    file: Optional[str] = None
+    file: str | None = None
 
     @property
     def may_be_long_term(self) -> bool:
@@ -50,28 +51,23 @@ class Source:
         return self.kind == PROCESS or self.credential_source == "Environment"
 
 
-@dataclass(frozen=True)
-class RoleLink:
+class RoleLink(Record):
     """One AssumeRole, with the settings botocore passes to it (and keys its cache by)."""
 
     profile: str
     role_arn: str
-    mfa_serial: Optional[str] = None
-    external_id: Optional[str] = None
-    role_session_name: Optional[str] = None
-    duration_seconds: Optional[int] = None
+    mfa_serial: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
 
 
-Link = Union[Source, RoleLink]
-
-
-@dataclass(frozen=True)
-class Chain:
+class Chain(Record):
     source: Source
-    roles: Tuple[RoleLink, ...] = ()
+    roles: tuple[RoleLink, ...] = ()
 
     @property
-    def final(self) -> Link:
+    def final(self) -> Source | RoleLink:
         """The link whose credentials the profile gives (its cache entry serves a cached use)."""
         return self.roles[-1] if self.roles else self.source
 
@@ -80,7 +76,7 @@ class Chain:
         return self.final.profile
 
     @property
-    def session_serial(self) -> Optional[str]:
+    def session_serial(self) -> str | None:
         """The MFA device whose session (GetSessionToken) can start this chain: the first
         role's, when the source may be an IAM user's long-term keys."""
         if self.roles and self.roles[0].mfa_serial and self.source.may_be_long_term:
@@ -167,7 +163,7 @@ def resolve(
     return Chain(source, tuple(reversed(roles)))
 
 
-def _in_store(name: str, stored: Callable[[str], bool]) -> Optional[Source]:
+def _in_store(name: str, stored: Callable[[str], bool]) -> Source | None:
     return Source(name, STATIC, file=KEY_STORE) if stored(name) else None
 
 
@@ -194,7 +190,7 @@ def _has_static(section: Mapping[str, str]) -> bool:
     return "aws_access_key_id" in section or "aws_secret_access_key" in section
 
 
-def _root(name: str, config: Mapping[str, str], credentials: Mapping[str, str], section: Mapping[str, str]) -> Optional[Source]:
+def _root(name: str, config: Mapping[str, str], credentials: Mapping[str, str], section: Mapping[str, str]) -> Source | None:
     """The provider botocore's ProfileProviderBuilder would take the profile's credentials from."""
     if "web_identity_token_file" in section and "role_arn" in section:
         return Source(name, WEB_IDENTITY)
@@ -255,7 +251,7 @@ _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
 
 
-def check(chain: Chain, region: Optional[str] = None, role_seconds: Optional[int] = None, session_seconds: Optional[int] = None) -> None:
+def check(chain: Chain, region: str | None = None, role_seconds: int | None = None, session_seconds: int | None = None) -> None:
     """ConfigError for any setting STS would refuse, so that no MFA code is spent on it.
     `role_seconds` (--duration) applies to the final role."""
     if region is not None and not _REGION.match(region):
@@ -278,7 +274,7 @@ def check(chain: Chain, region: Optional[str] = None, role_seconds: Optional[int
         _in_range("the MFA session duration", session_seconds, MFA_SESSION_SECONDS)
 
 
-def _in_range(what: str, seconds: int, bounds: Tuple[int, int]) -> None:
+def _in_range(what: str, seconds: int, bounds: tuple[int, int]) -> None:
     low, high = bounds
     if not low <= seconds <= high:
         raise ConfigError(f"{what} = {seconds} is outside what AWS accepts ({low} to {high} seconds)")

@@ -1,8 +1,10 @@
 """The command line: parse, run one command, turn errors into a line and an exit code."""
 
-import argparse
+from __future__ import annotations
+
 import sys
-from typing import Optional
+from importlib import import_module
+from types import SimpleNamespace
 
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
@@ -10,17 +12,53 @@ from geodesic_stage.errors import Interrupted, StageError
 COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor", "keys")
 _BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 
+# The words of the commands run at every prompt and shell start, read without argparse: building a
+# parser (with the gettext, locale and shutil it loads) costs more than a cached `use` does all told.
+# A word this table does not know (help, a typo, a missing stage) goes to argparse, which knows every
+# command and says every error. command: (positionals, switches, options taking a value: their type)
+_STAGE_VALUES = {"--profile": str, "--role": str, "--namespace": str, "--region": str}
+_QUICK = {
+    "use": (("stage",), ("--no-prompt", "--direct"),
+            {**_STAGE_VALUES, "--duration": int, "--mfa-token": str, "--session-duration": int}),
+    "status": ((), ("--verify",), _STAGE_VALUES),
+    "list": ((), ("--json",), _STAGE_VALUES),
+}
 
-class _Parser(argparse.ArgumentParser):
-    """No abbreviated options: `stage use --he` would be --help, whose text the function evals."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise StageError(f"{message} (see --help)")
+def _quick_args(words) -> SimpleNamespace | None:
+    """What argparse would make of `words` for a plain use, status or list; None for anything else."""
+    debug = 0
+    while words[debug:debug + 1] == ["--debug"]:
+        debug += 1
+    command = words[debug] if debug < len(words) else "status"
+    if command not in _QUICK:
+        return None
+    positionals, switches, valued = _QUICK[command]
+    found = {"debug": bool(debug), "command": command, **dict.fromkeys(positionals)}
+    found.update({option[2:].replace("-", "_"): None for option in valued})
+    found.update({switch[2:].replace("-", "_"): False for switch in switches})
+    given = []
+    rest = iter(words[debug + 1:])
+    for word in rest:
+        name, equals, value = word.partition("=")
+        if word in switches or word == "--debug":
+            found[word[2:].replace("-", "_")] = True
+        elif name in valued:
+            value = value if equals else next(rest, "-")
+            if value.startswith("-"):
+                return None
+            try:
+                found[name[2:].replace("-", "_")] = valued[name](value)
+            except ValueError:
+                return None
+        elif word.startswith("-") or len(given) == len(positionals):
+            return None
+        else:
+            given.append(word)
+    if len(given) != len(positionals):
+        return None
+    found.update(zip(positionals, given))
+    return SimpleNamespace(**found, run=import_module(f"geodesic_stage.commands.{command}").run)
 
 
 def _stage_options(parser, mfa: bool = True) -> None:
@@ -36,9 +74,20 @@ def _stage_options(parser, mfa: bool = True) -> None:
         group.add_argument("--session-duration", type=int, metavar="SECONDS", help="MFA session length (default 43200)")
 
 
-def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
-    """The whole command line; with `only`, just that command's part (all one run of it needs)."""
-    from importlib import import_module
+def build_parser(only: str | None = None):
+    """The whole command line (an argparse parser); with `only`, just that command's part (all one run of it needs)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        """No abbreviated options: `stage use --he` would be --help, whose text the function evals."""
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("allow_abbrev", False)
+            super().__init__(*args, **kwargs)
+
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            raise StageError(f"{message} (see --help)")
 
     parser = _Parser(
         prog="geodesic-stage",
@@ -65,7 +114,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_of(argv) -> Optional[str]:
+def _command_of(argv) -> str | None:
     """The command argv runs, if nothing before it needs the whole parser (help, an unknown word)."""
     for word in argv:
         if word != "--debug":
@@ -84,13 +133,15 @@ def main(argv=None) -> int:
 
         return completion.main(words[1:])
     try:
-        # Building every command's parser imports every command module: pay only for the one asked for.
-        parser = build_parser(_command_of(words))
-        args = parser.parse_args(argv)
+        args = _quick_args(words)
+        if args is None:
+            # Building every command's parser imports every command module: pay only for the one asked for.
+            parser = build_parser(_command_of(words))
+            args = parser.parse_args(words)
+            if not getattr(args, "command", None):
+                args = parser.parse_args(["status"])
         if getattr(args, "debug", False):
             log.enable_debug()
-        if not getattr(args, "command", None):
-            args = parser.parse_args(["status"])
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

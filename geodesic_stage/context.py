@@ -1,29 +1,30 @@
 """What every command starts from: the parsed files and the user's request."""
 
+from __future__ import annotations
+
 import os
-from dataclasses import dataclass, field, replace
-from typing import Dict, Optional
 
 from geodesic_stage import awsconfig, chain, log, resolve
 from geodesic_stage.credentials import Settings
 from geodesic_stage.model import Stage
+from geodesic_stage.record import replace
 from geodesic_stage.stages import StagesFile, load_stages
 
 
-def stage_in_use() -> Optional[str]:
+def stage_in_use() -> str | None:
     """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
     The one place that decides it for status, list, console and refresh."""
     name = os.environ.get("STAGE")
     return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
 
 
-@dataclass
 class Context:
-    request: resolve.Request
-    stages: StagesFile
-    config_path: str
-    _profiles: Optional[Dict[str, dict]] = field(default=None, repr=False)
-    _credentials: Optional[Dict[str, dict]] = field(default=None, repr=False)
+    def __init__(self, request: resolve.Request, stages: StagesFile, config_path: str):
+        self.request = request
+        self.stages = stages
+        self.config_path = config_path
+        self._profiles: dict[str, dict] | None = None
+        self._credentials: dict[str, dict] | None = None
 
     @classmethod
     def from_args(cls, args) -> "Context":
@@ -38,14 +39,14 @@ class Context:
         return context
 
     @property
-    def profiles(self) -> Dict[str, dict]:
+    def profiles(self) -> dict[str, dict]:
         """Every profile as botocore sees them: the config's, with the credentials file's merged in."""
         if self._profiles is None:
             self._profiles = chain.merged(awsconfig.load_profiles(self.config_path), self.credentials)
         return self._profiles
 
     @property
-    def credentials(self) -> Dict[str, dict]:
+    def credentials(self) -> dict[str, dict]:
         if self._credentials is None:
             self._credentials = awsconfig.load_credentials()
         return self._credentials
@@ -55,7 +56,7 @@ class Context:
 
         return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, keystore.may_hold)
 
-    def known_stages(self) -> Dict[str, str]:
+    def known_stages(self) -> dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)
 
     def settings(self, args) -> Settings:
@@ -66,7 +67,7 @@ class Context:
             role_seconds=getattr(args, "duration", None),
         )
 
-    def current_stage(self) -> Optional[Stage]:
+    def current_stage(self) -> Stage | None:
         """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE."""
         name = stage_in_use()
         if not name:

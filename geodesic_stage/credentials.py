@@ -8,16 +8,17 @@ code goes into that role's AssumeRole, as the AWS CLI does. Every role link land
 the AWS CLI's cache key for it.
 """
 
-import os
-from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from __future__ import annotations
 
-from geodesic_stage import cache, chain, clock, lock, log
+import os
+from collections.abc import Callable
+
+from geodesic_stage import cache, chain, clock, log
 from geodesic_stage.chain import Chain, RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
+from geodesic_stage.record import Record
 from geodesic_stage.stages import DEFAULT_SESSION_SECONDS
 
 # A cached entry with less left than this is renewed rather than served: botocore's
@@ -31,14 +32,13 @@ CHAINED_ROLE_SECONDS = 3600
 LOCK_TIMEOUT_SECONDS = 120
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     mfa_mode: str = "session"
     session_seconds: int = DEFAULT_SESSION_SECONDS
-    role_seconds: Optional[int] = None
+    role_seconds: int | None = None
 
 
-def from_cache(stage: Stage) -> Optional[Session]:
+def from_cache(stage: Stage) -> Session | None:
     """The stage's cached credentials (its final link's entry) if they last long enough; no network, no boto3."""
     links = stage.chain
     now = clock.now()
@@ -116,7 +116,7 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     return Session(stage, creds, session.expiration if session else creds.expiration)
 
 
-def _deepest_cached(links: Chain, now) -> Tuple[int, Optional[Credentials]]:
+def _deepest_cached(links: Chain, now) -> tuple[int, Credentials | None]:
     """(index of the first role still to assume, the cached credentials to assume it with)."""
     for index in range(len(links.roles) - 1, -1, -1):
         key = cache.link_key(links.roles[index])
@@ -127,7 +127,7 @@ def _deepest_cached(links: Chain, now) -> Tuple[int, Optional[Credentials]]:
     return 0, None
 
 
-def _first_credentials(links: Chain, profile: Profile, settings: Settings, serial: Optional[str], mfa: MfaSource):
+def _first_credentials(links: Chain, profile: Profile, settings: Settings, serial: str | None, mfa: MfaSource):
     """The credentials the first role is assumed with: the MFA session's when the chain can have one,
     else the source's own. (credentials, whether they are the MFA session's)"""
     from geodesic_stage import sources
@@ -145,7 +145,7 @@ def _first_credentials(links: Chain, profile: Profile, settings: Settings, seria
     return source, False
 
 
-def _duration(link: RoleLink, creds: Credentials, requested: Optional[int]) -> Optional[int]:
+def _duration(link: RoleLink, creds: Credentials, requested: int | None) -> int | None:
     """--duration (final link only), else the profile's duration_seconds; capped at an hour
     when assumed with session or role credentials, as AWS caps it."""
     duration = requested or link.duration_seconds
@@ -156,7 +156,7 @@ def _duration(link: RoleLink, creds: Credentials, requested: Optional[int]) -> O
     return min(duration or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
 
 
-def _why_missed(entry: Optional[dict], now) -> str:
+def _why_missed(entry: dict | None, now) -> str:
     if entry is None:
         return "no readable entry (absent, corrupt or not ours)"
     creds = cache.credentials_from_entry(entry)
@@ -165,7 +165,7 @@ def _why_missed(entry: Optional[dict], now) -> str:
     return f"{int(creds.seconds_left(now))} s left, under the {RENEW_SECONDS} s renewal margin or beyond any session"
 
 
-def _cached_mfa_session(links: Chain, now) -> Optional[Credentials]:
+def _cached_mfa_session(links: Chain, now) -> Credentials | None:
     serial = links.session_serial
     if not serial:
         return None
@@ -176,7 +176,9 @@ def _cached_mfa_session(links: Chain, now) -> Optional[Credentials]:
 def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSource, keys: Credentials) -> Credentials:
     """GetSessionToken with the source's long-term keys and a code, once for every chain that
     starts from those keys and that device: other shells wait on the lock and reuse it."""
-    from geodesic_stage import sts
+    from contextlib import ExitStack
+
+    from geodesic_stage import lock, sts
 
     serial = links.session_serial
     if not mfa.can_ask:

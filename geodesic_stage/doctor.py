@@ -7,12 +7,13 @@ clock check runs.
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from geodesic_stage import awsconfig, cache, chain, clock, keystore, resolve, topology
 from geodesic_stage.errors import AwsError, ConfigError, StageError
 from geodesic_stage.model import Credentials, Profile
+from geodesic_stage.record import replace
 
 ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+\Z")
 MFA_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:mfa/[\w+=,.@/-]+\Z")

@@ -8,14 +8,16 @@ The encrypted file is the truth; the index is rewritten with it and rebuilt from
 it when missing. Directory 0700, files 0600, written atomically under a lock.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
 
 from geodesic_stage import clock, log, passphrase
 from geodesic_stage.errors import ConfigError, MfaUnavailable
+from geodesic_stage.record import Record
 
 FORMAT_VERSION = 1
 AGE_MAGIC = b"age-encryption.org/v1\n"
@@ -34,24 +36,24 @@ def index_path() -> str:
     return os.path.join(directory(), "keys.index")
 
 
-@dataclass(frozen=True)
-class StoredKey:
+class StoredKey(Record):
+    _secret = ("secret_access_key",)
     access_key_id: str
-    secret_access_key: str = field(repr=False)
+    secret_access_key: str
     added: str  # RFC 3339 UTC
 
 
 class Keys:
     """The decrypted store: per profile its keys, the first one in use (a rotation keeps the new one beside it)."""
 
-    def __init__(self, profiles: Optional[Dict[str, List[StoredKey]]] = None):
-        self.profiles: Dict[str, List[StoredKey]] = profiles or {}
+    def __init__(self, profiles: dict[str, list[StoredKey]] | None = None):
+        self.profiles: dict[str, list[StoredKey]] = profiles or {}
 
-    def current(self, profile: str) -> Optional[StoredKey]:
+    def current(self, profile: str) -> StoredKey | None:
         keys = self.profiles.get(profile)
         return keys[0] if keys else None
 
-    def others(self, profile: str) -> List[StoredKey]:
+    def others(self, profile: str) -> list[StoredKey]:
         return list(self.profiles.get(profile, [])[1:])
 
     def put(self, profile: str, key: StoredKey) -> None:
@@ -97,7 +99,7 @@ class Keys:
             ]
         return cls(profiles)
 
-    def index(self) -> Dict[str, List[dict]]:
+    def index(self) -> dict[str, list[dict]]:
         """What is not secret, for keys.index."""
         return {
             name: [{"aws_access_key_id": k.access_key_id, "added": k.added} for k in keys]
@@ -112,7 +114,7 @@ def _text(entry, name: str) -> str:
     return value
 
 
-def new_key(access_key_id: str, secret_access_key: str, added: Optional[str] = None) -> StoredKey:
+def new_key(access_key_id: str, secret_access_key: str, added: str | None = None) -> StoredKey:
     return StoredKey(access_key_id, secret_access_key, added or clock.rfc3339(clock.now()))
 
 
@@ -132,7 +134,7 @@ def holds(profile: str) -> bool:
     return profile in index if index is not None else exists()
 
 
-def read_index() -> Optional[Dict[str, List[dict]]]:
+def read_index() -> dict[str, list[dict]] | None:
     """Profile -> [{aws_access_key_id, added}] without the passphrase; {} when there is no store,
     None when the store exists but its index cannot be trusted (missing or damaged)."""
     try:
@@ -147,7 +149,7 @@ def read_index() -> Optional[Dict[str, List[dict]]]:
 
 
 # Decrypted once per command: the passphrase is asked at most once, and rotation writes with it again.
-_unlocked: Optional[Tuple[Keys, str]] = None
+_unlocked: tuple[Keys, str] | None = None
 
 
 def unlock() -> Keys:
@@ -189,7 +191,7 @@ def _decrypt(path: str, data: bytes, secret: str) -> Keys:
         raise ConfigError(f"{path} decrypts but is not a key store ({e}); restore it from a backup")
 
 
-def source_keys(profile: str) -> Optional[StoredKey]:
+def source_keys(profile: str) -> StoredKey | None:
     """The key in use for `profile` if the store holds it (the passphrase asked now), else None.
     No store, or an index without the profile: None at the cost of one small read."""
     index = read_index()
@@ -205,7 +207,7 @@ class Editor:
         self.keys = keys
         self._secret = secret
 
-    def save(self, new_passphrase: Optional[str] = None) -> None:
+    def save(self, new_passphrase: str | None = None) -> None:
         global _unlocked
         if new_passphrase is not None:
             self._secret = new_passphrase

@@ -4,11 +4,13 @@ flock(2) is released by the kernel when its holder dies, so a killed shell
 never leaves the other one stuck.
 """
 
+from __future__ import annotations
+
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 from geodesic_stage.errors import MfaUnavailable
 

@@ -4,13 +4,15 @@ A code given with --mfa-token, the output of the profile's `mfa_process`,
 or the terminal prompt; without any of them, exit 3 with what to do.
 """
 
+from __future__ import annotations
+
 import os
 import re
-from dataclasses import dataclass
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 from geodesic_stage.model import Profile
+from geodesic_stage.record import Record
 
 # Six ASCII digits; spaces or dashes between them, as authenticator apps show and copy them (123 456).
 _CODE = re.compile(r"[0-9](?:[ \t-]*[0-9]){5}\Z")
@@ -18,11 +20,10 @@ PROMPT_ATTEMPTS = 3
 PROCESS_TIMEOUT = 60
 
 
-@dataclass(frozen=True)
-class MfaSource:
+class MfaSource(Record):
     """`code(serial, notice)` returns a 6-digit code; a rejected one is asked again up to `attempts` times."""
 
-    code: Callable[[str, Optional[str]], str]
+    code: Callable[[str, str | None], str]
     attempts: int
     can_ask: bool = True
 
@@ -36,7 +37,7 @@ def normalize_code(code: str) -> str:
     return "".join(c for c in code if c in "0123456789")
 
 
-def choose(profile: Profile, token: Optional[str] = None, interactive: bool = True) -> MfaSource:
+def choose(profile: Profile, token: str | None = None, interactive: bool = True) -> MfaSource:
     if token is not None:
         if not valid_code(token):
             raise ConfigError("--mfa-token takes the 6 digits your MFA device shows")
@@ -70,7 +71,7 @@ def _has_terminal() -> bool:
     return True
 
 
-def _prompt(serial: str, notice: Optional[str]) -> str:
+def _prompt(serial: str, notice: str | None) -> str:
     from geodesic_stage.prompt import ask_code
 
     return ask_code(f"Enter MFA code for {serial}: ", notice)

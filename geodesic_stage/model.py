@@ -1,26 +1,25 @@
 """The small values everything else passes around."""
 
-from dataclasses import dataclass, field
+from __future__ import annotations
+
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
 
-if TYPE_CHECKING:
-    from geodesic_stage.chain import Chain
+from geodesic_stage.chain import Chain
+from geodesic_stage.record import Record
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(Record):
     """An AWS config profile that assumes a role: what a stage resolves to."""
 
     name: str
     role_arn: str
-    source_profile: Optional[str] = None
-    mfa_serial: Optional[str] = None
-    region: Optional[str] = None
-    external_id: Optional[str] = None
-    role_session_name: Optional[str] = None
-    duration_seconds: Optional[int] = None
-    mfa_process: Optional[str] = None
+    source_profile: str | None = None
+    mfa_serial: str | None = None
+    region: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
+    mfa_process: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -32,22 +31,21 @@ class Profile:
         return self.role_arn.rsplit("/", 1)[-1] if "/" in self.role_arn else ""
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(Record):
     name: str
     profile: Profile
     # How the profile's credentials are got, link by link (None: the profile's own source, one role).
-    chain: Optional["Chain"] = None
+    chain: Chain | None = None
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(Record):
     """AWS keys; an IAM user's long-term keys have no session token and no expiration."""
 
+    _secret = ("secret_access_key", "session_token")
     access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
-    expiration: Optional[datetime]
+    secret_access_key: str
+    session_token: str
+    expiration: datetime | None
 
     @property
     def temporary(self) -> bool:
@@ -58,8 +56,7 @@ class Credentials:
         return (self.expiration - at).total_seconds()
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(Record):
     """Credentials for a stage, and how long the MFA session behind them lasts."""
 
     stage: Stage

@@ -4,8 +4,9 @@ GEODESIC_STAGE_PASSPHRASE is taken out of the environment when the command start
 so no process we start (exec, mfa_process, credential_process) ever sees it.
 """
 
+from __future__ import annotations
+
 import os
-from typing import Optional
 
 from geodesic_stage.errors import ConfigError, Interrupted, PassphraseUnavailable
 
@@ -16,7 +17,7 @@ _NO_TERMINAL = (
     f"set {VARIABLE} or {FILE_VARIABLE} (e.g. a Docker secret)"
 )
 
-_taken: Optional[str] = None
+_taken: str | None = None
 # Commands that must never prompt (refresh from the prompt hook, credential-process) turn this off.
 _may_ask = True
 
@@ -64,7 +65,7 @@ def ask_new(store_path: str, purpose: str = "new passphrase") -> str:
     return first
 
 
-def _given() -> Optional[str]:
+def _given() -> str | None:
     if _taken is not None:
         return _taken
     path = os.environ.get(FILE_VARIABLE)

@@ -1,28 +1,29 @@
 """Which profile a stage means, and the chain that reaches it: pure functions over the parsed config files."""
 
+from __future__ import annotations
+
 import re
-from dataclasses import dataclass, replace
-from typing import Callable, Dict, Mapping, Optional
+from collections.abc import Callable, Mapping
 
 from geodesic_stage import chain, log
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
+from geodesic_stage.record import Record, replace
 from geodesic_stage.stages import StagesFile
 
 DEFAULT_ROLE = "admin"
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Record):
     """What the user asked for on the command line and in the environment."""
 
-    namespace: Optional[str] = None
-    role: Optional[str] = None
-    profile: Optional[str] = None
-    region: Optional[str] = None
+    namespace: str | None = None
+    role: str | None = None
+    profile: str | None = None
+    region: str | None = None
 
 
-def namespace_of(request: Request, stages: StagesFile) -> Optional[str]:
+def namespace_of(request: Request, stages: StagesFile) -> str | None:
     return request.namespace or stages.namespace
 
 
@@ -30,7 +31,7 @@ def role_of(request: Request, stages: StagesFile) -> str:
     return request.role or stages.role or DEFAULT_ROLE
 
 
-def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> Dict[str, str]:
+def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> dict[str, str]:
     """Every stage that can be used, by name, with its profile's name, sorted."""
     namespace = namespace_of(request, stages)
     role = role_of(request, stages)
@@ -99,7 +100,7 @@ def resolve(
     stages: StagesFile,
     request: Request,
     config_path: str = "~/.aws/config",
-    credentials: Optional[Mapping[str, dict]] = None,
+    credentials: Mapping[str, dict] | None = None,
     stored: Callable[[str], bool] = lambda profile: False,
 ) -> Stage:
     """The stage's profile and the chain of links that reaches it.

@@ -4,10 +4,12 @@ Every value is quoted so that no byte of it is ever executed; values a shell
 cannot hold (NUL) are refused rather than mangled.
 """
 
+from __future__ import annotations
+
 import json
 import re
 from collections import OrderedDict
-from typing import Dict, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
 from geodesic_stage.clock import rfc3339
 from geodesic_stage.credentials import RENEW_SECONDS
@@ -39,7 +41,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
-def environment(session: Session) -> Dict[str, str]:
+def environment(session: Session) -> dict[str, str]:
     """The variables a shell holds for this stage; region ones only if the profile has one.
     AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
     env = portable_environment(session)
@@ -48,7 +50,7 @@ def environment(session: Session) -> Dict[str, str]:
     return env
 
 
-def portable_environment(session: Session, fallback: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def portable_environment(session: Session, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables that work with no AWS config at all (scripts, CI, `exec`): no profile
     name, which a machine without the profile refuses; a region-less profile takes the
     region of `fallback` (the caller's environment), as the AWS CLI would here."""

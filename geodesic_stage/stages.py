@@ -4,11 +4,13 @@
 `/etc/geodesic/stages.conf`; INI read with configobj.
 """
 
+from __future__ import annotations
+
 import os
-from dataclasses import dataclass, field
-from typing import Dict, Optional
+from types import MappingProxyType
 
 from geodesic_stage.errors import ConfigError
+from geodesic_stage.record import Record
 from geodesic_stage.textfile import read_text
 
 TOPOLOGIES = ("organization", "accounts", "single")
@@ -16,30 +18,28 @@ MFA_MODES = ("session", "direct")
 DEFAULT_SESSION_SECONDS = 12 * 3600
 
 
-@dataclass(frozen=True)
-class StageEntry:
-    account_id: Optional[str] = None
-    profile: Optional[str] = None
-    role_arn: Optional[str] = None
-    region: Optional[str] = None
+class StageEntry(Record):
+    account_id: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    region: str | None = None
 
 
-@dataclass(frozen=True)
-class StagesFile:
-    path: Optional[str] = None
-    namespace: Optional[str] = None
-    role: Optional[str] = None
-    region: Optional[str] = None
-    topology: Optional[str] = None
-    root_account_id: Optional[str] = None
-    mfa_serial: Optional[str] = None
-    source_profile: Optional[str] = None
+class StagesFile(Record):
+    path: str | None = None
+    namespace: str | None = None
+    role: str | None = None
+    region: str | None = None
+    topology: str | None = None
+    root_account_id: str | None = None
+    mfa_serial: str | None = None
+    source_profile: str | None = None
     mfa_mode: str = "session"
     session_duration: int = DEFAULT_SESSION_SECONDS
-    stages: Dict[str, StageEntry] = field(default_factory=dict)
+    stages: dict[str, StageEntry] = MappingProxyType({})  # an empty default nobody can fill
 
 
-def stages_path() -> Optional[str]:
+def stages_path() -> str | None:
     explicit = os.environ.get("GEODESIC_STAGE_CONFIG")
     if explicit:
         return os.path.expanduser(explicit)
@@ -50,7 +50,7 @@ def stages_path() -> Optional[str]:
     return None
 
 
-def load_stages(path: Optional[str] = None) -> StagesFile:
+def load_stages(path: str | None = None) -> StagesFile:
     path = path if path is not None else stages_path()
     if not path:
         return StagesFile()
@@ -69,7 +69,7 @@ def load_stages(path: Optional[str] = None) -> StagesFile:
     return _build(path, raw)
 
 
-def _text(path, section, key, where="") -> Optional[str]:
+def _text(path, section, key, where="") -> str | None:
     value = section.get(key)
     if value is None:
         return None
