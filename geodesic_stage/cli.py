@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             parser = build_parser(_command_of(words))
             args = parser.parse_args(words)
             if not getattr(args, "command", None):
-                args = parser.parse_args(["status"])
+                args = parser.parse_args([*words, "status"])
         if getattr(args, "debug", False):
             log.enable_debug()
         from geodesic_stage.context import Context

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from geodesic_stage import awsconfig, chain, log, resolve
-from geodesic_stage.credentials import Settings
 from geodesic_stage.model import Stage
 from geodesic_stage.record import replace
 from geodesic_stage.stages import StagesFile, load_stages
@@ -59,7 +58,10 @@ class Context:
     def known_stages(self) -> dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)
 
-    def settings(self, args) -> Settings:
+    def settings(self, args):
+        """The credentials.Settings of this run (imported here: status and list need none of that module)."""
+        from geodesic_stage.credentials import Settings
+
         direct = getattr(args, "direct", False)
         return Settings(
             mfa_mode="direct" if direct else self.stages.mfa_mode,

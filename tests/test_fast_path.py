@@ -89,6 +89,76 @@ def test_a_cached_role_chain_is_served_from_its_final_link_without_boto3(env, to
     assert sts.calls == []
 
 
+# What a cached use, status or list may load beyond what the interpreter starts with: the standard
+# library its work needs (re also comes with the console script pip writes; names from 3.9 to 3.12)
+# and our modules on that path. A module that joins these slows every `stage` at a prompt: bench/run's
+# "x interpreter start" rows say by how much. Not here, among others: dataclasses (inspect, ast, dis),
+# typing, argparse (gettext, locale, shutil), tempfile, subprocess, configparser, hashlib.
+FAST_STDLIB = {
+    "re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile", "sre_constants", "sre_parse",
+    "_sre", "enum", "functools", "_functools", "collections", "_collections", "collections.abc", "operator",
+    "_operator", "keyword", "reprlib", "copyreg", "types", "itertools", "warnings", "__future__",
+    "json", "json.decoder", "json.encoder", "json.scanner", "_json", "datetime", "_datetime", "math", "_sha1",
+    "contextlib", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
+}
+FAST_OURS = {
+    "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.use",
+    "geodesic_stage.commands.status", "geodesic_stage.commands.list", "geodesic_stage.context",
+    "geodesic_stage.awsconfig", "geodesic_stage.textfile", "geodesic_stage.stages", "geodesic_stage.resolve",
+    "geodesic_stage.chain", "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors",
+    "geodesic_stage.log", "geodesic_stage.passphrase", "geodesic_stage.keystore", "geodesic_stage.clock",
+    "geodesic_stage.cache", "geodesic_stage.credentials", "geodesic_stage.mfa", "geodesic_stage.shell",
+}
+# The entry point as pip's console script calls it (with no words: nothing), then its exit code and
+# what sys.modules holds.
+LOADED = """
+import sys
+code = 0
+try:
+    if len(sys.argv) > 1:
+        from geodesic_stage.cli import main
+        code = main(sys.argv[1:])
+finally:
+    print("\\nloaded:", code, *sorted(sys.modules), file=sys.stderr)
+"""
+
+
+def loaded_modules(env: dict, *args) -> tuple:
+    """(exit code, sys.modules) after `geodesic-stage ARGS` ran; with none, once the bare interpreter started."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+    code, *modules = done.stderr.rsplit("\nloaded: ", 1)[1].split()
+    return int(code), set(modules)
+
+
+def beyond_the_fast_path(env: dict, *args, exit_code: int = 0) -> set:
+    code, modules = loaded_modules(env, *args)
+    assert code == exit_code, f"geodesic-stage {' '.join(args)} exited {code}"
+    return modules - loaded_modules(env)[1] - FAST_STDLIB - FAST_OURS
+
+
+@ANY_TOPOLOGY
+def test_a_cached_use_status_and_list_load_only_the_modules_of_the_fast_path(env, topology, sts, home):
+    config = home / ".aws" / "config"
+    config.write_text(config.read_text() + CHAIN)
+    assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0
+    assert run_cli(env, "use", "chain").returncode == 0
+    in_stage = dict(env, **exported(run_cli(env, "use", "testing").stdout))
+    sts.reset()
+
+    for args, shell_env in ((("use", "testing"), env), (("use", "chain"), env), (("--debug", "use", "testing", "--region", "eu-west-1"), env),
+                            (("status",), in_stage), ((), in_stage), (("list",), in_stage), (("list", "--json"), env)):
+        assert beyond_the_fast_path(shell_env, *args) == set(), f"{' '.join(args) or '(bare)'} loaded more"
+    assert sts.calls == []
+
+
+@ANY_TOPOLOGY
+def test_the_fast_path_check_sees_a_module_that_joins_it(env, topology):
+    """The check above can fail: `use` with a word the quick reader leaves to argparse loads argparse."""
+    assert "argparse" in beyond_the_fast_path(env, "use", "testing", "--mfa-tokn", CODE, exit_code=2)
+
+
 def strace_prompts(env: dict, tmp_path, before: list, geodesic: bool, at_start: str = ":") -> tuple:
     """An interactive bash (stdin a script) runs the lines `before`, then `at_start` and draws
     50 ordinary prompts between two markers; every prompt runs PROMPT_COMMAND, as at a terminal.
