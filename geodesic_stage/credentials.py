@@ -73,6 +73,8 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     log.debug(f"mfa_mode {settings.mfa_mode}; {profile.name} is reached by {links.describe()}")
     now = clock.now()
     start, creds = _deepest_cached(links, now)
+    if not mfa.can_ask:
+        _refuse_early(links, start, serial, mfa)
     from_mfa_session = False
     if creds is None:
         creds, from_mfa_session = _first_credentials(links, profile, settings, serial, mfa)
@@ -97,6 +99,15 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
         raise ConfigError(f"profile {profile.name!r} gives long-term keys, not a session; add a role_arn to it")
     session = _cached_mfa_session(links, clock.now())
     return Session(stage, creds, session.expiration if session else creds.expiration)
+
+
+def _refuse_early(links: Chain, start: int, serial: Optional[str], mfa: MfaSource) -> None:
+    """A walk that will need a code it cannot get stops before its first call: the prompt hook
+    must not assume half a chain. (A first role that an MFA session may serve is left to that.)"""
+    for index in range(start, len(links.roles)):
+        link = links.roles[index]
+        if link.mfa_serial and not (index == 0 and serial):
+            mfa.code(link.mfa_serial, None)
 
 
 def _deepest_cached(links: Chain, now) -> Tuple[int, Optional[Credentials]]:

@@ -169,3 +169,26 @@ def test_a_role_profile_only_in_the_credentials_file_is_a_stage(env, sts, home, 
 
     assert done.returncode == 0, done.stderr
     assert "AWS_PROFILE=cpco-testing-admin" in done.stdout
+
+
+@only_single
+def test_refresh_of_a_chain_whose_code_goes_direct_never_asks(env, sts, home, topology):
+    """The prompt hook's renewal: MFA on the last link of a chain needs a new code, so it says so and stops."""
+    add_config(home, f"""
+[profile cpco-identity-ops]
+region = us-west-2
+role_arn = arn:aws:iam::323330167063:role/ops
+source_profile = cpco
+
+[profile cpco-sandbox-admin]
+region = us-west-2
+role_arn = arn:aws:iam::333333333333:role/sandbox
+source_profile = cpco-identity-ops
+mfa_serial = {MFA}
+""")
+    in_stage = dict(env, STAGE="sandbox", AWS_PROFILE="cpco-sandbox-admin")
+
+    message = assert_one_line_error(run_cli(in_stage, "refresh"), 3)
+
+    assert MFA in message and "stage use sandbox" in message
+    assert sts.calls == []
