@@ -163,8 +163,17 @@ def _cached_mfa_session(links: Chain, now) -> Optional[Credentials]:
     serial = links.session_serial
     if not serial:
         return None
-    entry = cache.session_cache().get(cache.session_cache_key(links.source.profile, serial))
+    entry = cache.session_cache().get(_session_key(links, serial))
     return cache.fresh(cache.credentials_from_entry(entry), now, SESSION_MARGIN_SECONDS)
+
+
+def _session_key(links: Chain, serial: str) -> str:
+    """Whose MFA session this is: the source profile's keys and the device. Keys that come from
+    the environment differ from shell to shell, so their key id is part of the owner."""
+    owner = links.source.profile
+    if links.source.credential_source == "Environment":
+        owner += "|" + os.environ.get("AWS_ACCESS_KEY_ID", "")
+    return cache.session_cache_key(owner, serial)
 
 
 def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSource, keys: Credentials) -> Credentials:
@@ -176,7 +185,7 @@ def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSou
     if not mfa.can_ask:
         # Refusing now beats waiting on another shell's prompt: the prompt hook must not hang.
         mfa.code(serial, None)
-    key = cache.session_cache_key(links.source.profile, serial)
+    key = _session_key(links, serial)
     lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
     with ExitStack() as held:
         try:
