@@ -45,6 +45,8 @@ def label(prompt_line: str) -> str:
 def test_logout_gives_the_user_back_their_own_profile_and_region(shell, sts):
     s = shell()
     s.run("export AWS_PROFILE=cpco AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1; unset STAGE ASSUME_ROLE")
+    s.run("stage logout")
+    assert value(s, "AWS_PROFILE") == "cpco", "with no stage in use there is nothing to log out of"
     use_with_code(s, "stage use testing")
     assert value(s, "AWS_PROFILE") == "cpco-testing-admin" and value(s, "AWS_REGION") == "us-west-2"
     s.run("stage use root")
@@ -333,6 +335,17 @@ def test_the_label_survives_prompt_frameworks_and_promptvars_off(shell, sts, fra
     s.run("stage logout")
     assert s.last_prompt_line() == mark
     assert drawn == ""
+
+
+def test_a_hostile_stage_name_in_the_label_is_text_with_promptvars_on_or_off(shell, tmp_path):
+    s = shell(env={"STAGE": "$(touch canary)`touch canary`\\w", "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE"})
+    s.run(f"cd {tmp_path}")
+    s.run("printf -v AWS_CREDENTIAL_EXPIRATION '%(%Y-%m-%dT%H:%M:%SZ)T' $((EPOCHSECONDS + 1500))")
+    for setting in ("-s", "-u"):
+        s.run(f"shopt {setting} promptvars")
+        s.run("")
+        assert s.last_prompt_line().startswith("[$(touch canary)`touch canary`\\w 2"), s.last_prompt_line()
+    assert not (tmp_path / "canary").exists()
 
 
 # 9. codes as authenticator apps show them

@@ -21,8 +21,11 @@ stage() {
 		esac
 		__gs_out=$(command geodesic-stage "$@") || __gs_status=$?
 		if [[ $1 == logout ]]; then
-			((__gs_status)) || eval "$__gs_out"
-			__geodesic_stage_restore
+			# With no stage in use the user's variables are their own: nothing to undo.
+			if [[ -n ${__geodesic_stage_saved+set} ]] || __geodesic_stage_current; then
+				((__gs_status)) || eval "$__gs_out"
+				__geodesic_stage_restore
+			fi
 			unset __geodesic_stage_saved
 		elif ((__gs_status == 0)); then
 			eval "${__gs_out%%$'\n'*}"
@@ -103,7 +106,7 @@ __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 __geodesic_stage_label() {
 	__geodesic_stage_state_now
 	__geodesic_stage_show
-	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/$BASHOPTS/}
+	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/${BASHOPTS-}/}
 	# The prompt hook's key, which bash before 5.0 (no negative subscripts) never reads.
 	((BASH_VERSINFO[0] < 5)) || __geodesic_stage_seen+=${__geodesic_stage_own_ps1:+${PROMPT_COMMAND[-1]-}}
 	return 0
@@ -171,7 +174,8 @@ __geodesic_stage_show() {
 		done
 		PROMPT_COMMAND+=(__geodesic_stage_prompt)
 	fi
-	if [[ :$BASHOPTS: == *:promptvars:* ]]; then
+	# bash before 4.1 has no BASHOPTS to tell: promptvars is taken as on, its default.
+	if [[ :${BASHOPTS-promptvars}: == *:promptvars:* ]]; then
 		__gs_want='${__geodesic_stage_ps1-}'
 	else
 		__gs_want=${__geodesic_stage_ps1//\\/\\\\}
@@ -179,7 +183,8 @@ __geodesic_stage_show() {
 	if [[ -n ${__geodesic_stage_shown-} && $PS1 == "$__geodesic_stage_shown"* ]]; then
 		PS1=${PS1#"$__geodesic_stage_shown"}
 	fi
-	PS1=$__gs_want$PS1
+	# A PS1 that holds the reference where its owner put it is left as it is.
+	[[ $__gs_want == *'${'* && $PS1 == *"$__gs_want"* ]] || PS1=$__gs_want$PS1
 	__geodesic_stage_shown=$__gs_want
 }
 
