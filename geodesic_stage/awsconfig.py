@@ -52,22 +52,23 @@ def _plain_sections(text: str) -> _Sections | None:
     sections = {}
     current = None
     for line in text.split("\n"):
-        stripped = line.strip()
-        if not stripped:
+        first = line[:1]
+        if first in "#;":  # and "", a blank line
             continue
-        first = stripped[0]
-        if first in "#;":
-            continue
-        if line[0] != first:
+        if first.isspace():
+            stripped = line.lstrip()
+            if not stripped or stripped[0] in "#;":
+                continue
             return None
         if first == "[":
+            stripped = line.rstrip()
             end = stripped.rfind("]")
             name = stripped[1:end]
             if end < 2 or name in sections or name == "DEFAULT":
                 return None
             current = sections[name] = {}
             continue
-        key, equals, value = stripped.partition("=")
+        key, equals, value = line.partition("=")
         key = key.rstrip().lower()
         if current is None or not equals or ":" in key or not key or key in current:
             return None
@@ -113,7 +114,7 @@ def load_profiles(path: str = "") -> dict[str, Section]:
 def _words(section: str) -> list:
     """A section name split as botocore splits it: shell words, so `[profile "a b"]` is `a b`;
     a name shlex cannot split is no profile."""
-    if section.isascii() and section.isprintable() and not any(c in section for c in "\"'\\"):
+    if section.isascii() and section.isprintable() and '"' not in section and "'" not in section and "\\" not in section:
         return section.split()  # where shlex would split the same, many times faster
     import shlex  # only for names that need it
 
