@@ -241,30 +241,31 @@ def _no_credentials(name: str, roles, where: str) -> str:
 
 
 # AWS's limits (STS API reference), checked before a code is typed for a call that would fail.
+# Patterns as text: re compiles (and keeps) them when a walk first checks, not on every cached use.
 ROLE_SECONDS = (900, 43200)
 MFA_SESSION_SECONDS = (900, 129600)
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z", re.ASCII)
-_MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}\Z", re.ASCII)
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+_ROLE_ARN = r"(?a)arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z"
+_MFA_SERIAL = r"(?a)[\w+=/:,.@-]{9,256}\Z"
+_EXTERNAL_ID = r"(?a)[\w+=,.@:/-]{2,1224}\Z"
+_SESSION_NAME = r"(?a)[\w+=,.@-]{2,64}\Z"
 # botocore's own rule for a region name.
-_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
+_REGION = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z"
 
 
 def check(chain: Chain, region: str | None = None, role_seconds: int | None = None, session_seconds: int | None = None) -> None:
     """ConfigError for any setting STS would refuse, so that no MFA code is spent on it.
     `role_seconds` (--duration) applies to the final role."""
-    if region is not None and not _REGION.match(region):
+    if region is not None and not re.match(_REGION, region):
         raise ConfigError(f"profile {chain.profile!r}: region {region!r} is not an AWS region name (e.g. us-west-2)")
     for link in chain.roles:
         where = f"profile {link.profile!r}"
-        if not _ROLE_ARN.match(link.role_arn):
+        if not re.match(_ROLE_ARN, link.role_arn):
             raise ConfigError(f"{where}: role_arn {link.role_arn!r} is not an IAM role ARN; set arn:aws:iam::ACCOUNT_ID:role/NAME")
-        if link.mfa_serial is not None and not _MFA_SERIAL.match(link.mfa_serial):
+        if link.mfa_serial is not None and not re.match(_MFA_SERIAL, link.mfa_serial):
             raise ConfigError(f"{where}: mfa_serial {link.mfa_serial!r} is not an MFA device; set arn:aws:iam::ACCOUNT_ID:mfa/NAME")
-        if link.external_id is not None and not _EXTERNAL_ID.match(link.external_id):
+        if link.external_id is not None and not re.match(_EXTERNAL_ID, link.external_id):
             raise ConfigError(f"{where}: external_id must be 2 to 1224 letters, digits or +=,.@:/-")
-        if link.role_session_name is not None and not _SESSION_NAME.match(link.role_session_name):
+        if link.role_session_name is not None and not re.match(_SESSION_NAME, link.role_session_name):
             raise ConfigError(f"{where}: role_session_name must be 2 to 64 letters, digits or +=,.@-")
         if link.duration_seconds is not None:
             _in_range(f"{where}: duration_seconds", link.duration_seconds, ROLE_SECONDS)

@@ -17,6 +17,13 @@ def stage_in_use() -> str | None:
     return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
 
 
+def _may_hold_keys(profile: str) -> bool:
+    """keystore.may_hold, asked only of a source the files give no keys: other stages never load the key store's module."""
+    from geodesic_stage import keystore
+
+    return keystore.may_hold(profile)
+
+
 class Context:
     def __init__(self, request: resolve.Request, stages: StagesFile, config_path: str):
         self.request = request
@@ -51,9 +58,7 @@ class Context:
         return self._credentials
 
     def stage(self, name: str) -> Stage:
-        from geodesic_stage import keystore
-
-        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, keystore.may_hold)
+        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys)
 
     def known_stages(self) -> dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)

@@ -93,20 +93,21 @@ def test_a_cached_role_chain_is_served_from_its_final_link_without_boto3(env, to
 # library its work needs (re also comes with the console script pip writes; names from 3.9 to 3.12)
 # and our modules on that path. A module that joins these slows every `stage` at a prompt: bench/run's
 # "x interpreter start" rows say by how much. Not here, among others: dataclasses (inspect, ast, dis),
-# typing, argparse (gettext, locale, shutil), tempfile, subprocess, configparser, hashlib.
+# typing, argparse (gettext, locale, shutil), tempfile, subprocess, configparser, hashlib, contextlib,
+# and the key store's module (asked only of a source profile the files give no keys).
 FAST_STDLIB = {
     "re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile", "sre_constants", "sre_parse",
     "_sre", "enum", "functools", "_functools", "collections", "_collections", "collections.abc", "operator",
     "_operator", "keyword", "reprlib", "copyreg", "types", "itertools", "warnings", "__future__",
     "json", "json.decoder", "json.encoder", "json.scanner", "_json", "datetime", "_datetime", "math", "_sha1",
-    "contextlib", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
+    "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
 }
 FAST_OURS = {
     "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.use",
     "geodesic_stage.commands.status", "geodesic_stage.commands.list", "geodesic_stage.context",
     "geodesic_stage.awsconfig", "geodesic_stage.textfile", "geodesic_stage.stages", "geodesic_stage.resolve",
     "geodesic_stage.chain", "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors",
-    "geodesic_stage.log", "geodesic_stage.passphrase", "geodesic_stage.keystore", "geodesic_stage.clock",
+    "geodesic_stage.log", "geodesic_stage.passphrase", "geodesic_stage.clock",
     "geodesic_stage.cache", "geodesic_stage.credentials", "geodesic_stage.mfa", "geodesic_stage.shell",
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
