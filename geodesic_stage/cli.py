@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 from types import SimpleNamespace
 
 from geodesic_stage import __version__, log
@@ -58,7 +57,9 @@ def _quick_args(words) -> SimpleNamespace | None:
     if len(given) != len(positionals):
         return None
     found.update(zip(positionals, given))
-    return SimpleNamespace(**found, run=import_module(f"geodesic_stage.commands.{command}").run)
+    # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
+    module = __import__(f"geodesic_stage.commands.{command}", fromlist=["run"])
+    return SimpleNamespace(**found, run=module.run)
 
 
 def _stage_options(parser, mfa: bool = True) -> None:
@@ -77,6 +78,7 @@ def _stage_options(parser, mfa: bool = True) -> None:
 def build_parser(only: str | None = None):
     """The whole command line (an argparse parser); with `only`, just that command's part (all one run of it needs)."""
     import argparse
+    from importlib import import_module
 
     class _Parser(argparse.ArgumentParser):
         """No abbreviated options: `stage use --he` would be --help, whose text the function evals."""

@@ -89,18 +89,18 @@ def test_a_cached_role_chain_is_served_from_its_final_link_without_boto3(env, to
     assert sts.calls == []
 
 
-# What a cached use, status or list may load beyond what the interpreter starts with: the standard
-# library its work needs (re also comes with the console script pip writes; names from 3.9 to 3.12)
-# and our modules on that path. A module that joins these slows every `stage` at a prompt: bench/run's
+# What a cached use, status or list may load beyond what the interpreter itself starts with (without
+# site, so that how the package is installed does not count): os, the standard library its work needs
+# (re also comes with the console script pip writes; names from 3.9 to 3.12) and our modules on that path. A module that joins these slows every `stage` at a prompt: bench/run's
 # "x interpreter start" rows say by how much. Not here, among others: dataclasses (inspect, ast, dis),
 # typing, argparse (gettext, locale, shutil), tempfile, subprocess, configparser, hashlib, contextlib,
 # and the key store's module (asked only of a source profile the files give no keys).
 FAST_STDLIB = {
+    "os", "os.path", "posixpath", "genericpath", "stat", "_stat", "_collections_abc",
     "re", "re._casefix", "re._compiler", "re._constants", "re._parser", "sre_compile", "sre_constants", "sre_parse",
     "_sre", "enum", "functools", "_functools", "collections", "_collections", "collections.abc", "operator",
-    "_operator", "keyword", "reprlib", "copyreg", "types", "itertools", "warnings", "__future__",
+    "_operator", "keyword", "reprlib", "copyreg", "types", "itertools", "__future__",
     "json", "json.decoder", "json.encoder", "json.scanner", "_json", "datetime", "_datetime", "math", "_sha1",
-    "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
 }
 FAST_OURS = {
     "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.use",
@@ -111,7 +111,7 @@ FAST_OURS = {
     "geodesic_stage.cache", "geodesic_stage.credentials", "geodesic_stage.mfa", "geodesic_stage.shell",
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
-# what sys.modules holds.
+# what sys.modules holds; run without site (-S) from this work tree.
 LOADED = """
 import sys
 code = 0
@@ -127,7 +127,8 @@ finally:
 def loaded_modules(env: dict, *args) -> tuple:
     """(exit code, sys.modules) after `geodesic-stage ARGS` ran; with none, once the bare interpreter started."""
     done = subprocess.run(
-        [sys.executable, "-c", LOADED, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+        [sys.executable, "-S", "-c", LOADED, *args], env=dict(env, PYTHONPATH=str(DATA.parent.parent)),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
     )
     code, *modules = done.stderr.rsplit("\nloaded: ", 1)[1].split()
     return int(code), set(modules)
