@@ -36,7 +36,10 @@ class Context:
         return self._profiles
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path)
+        return resolve.resolve(
+            name, self.profiles, self.stages, self.request, self.config_path,
+            sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
+        )
 
     def known_stages(self) -> Dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)

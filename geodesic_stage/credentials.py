@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from geodesic_stage import cache, clock, lock, log
+from geodesic_stage import cache, clock, lock, log, sso
 from geodesic_stage.errors import AwsError, MfaRejected
 from geodesic_stage.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
@@ -36,6 +36,8 @@ class Settings:
 
 def from_cache(stage: Stage) -> Optional[Session]:
     """The stage's cached role credentials if they last long enough; no network, no boto3."""
+    if stage.profile.sso:
+        return sso.from_cache(stage)
     profile = stage.profile
     now = clock.now()
     key = cache.cli_cache_key(profile)
@@ -50,7 +52,10 @@ def from_cache(stage: Stage) -> Optional[Session]:
 
 
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
-    """Cached credentials, else new ones from STS, asking `mfa` for a code only if needed."""
+    """Cached credentials, else new ones from STS, asking `mfa` for a code only if needed
+    (an Identity Center stage: signing in only where `mfa` has a person at a terminal)."""
+    if stage.profile.sso:
+        return sso.obtain(stage, can_sign_in=mfa.terminal)
     return from_cache(stage) or _assume(stage, settings, mfa)
 
 

@@ -2,9 +2,9 @@
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional
 
-from geodesic_stage import log
+from geodesic_stage import log, sso
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.stages import StagesFile
@@ -41,7 +41,7 @@ def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Requ
     found = {}
     for name in profiles:
         match = pattern.match(name)
-        if match and "role_arn" in profiles[name]:
+        if match and ("role_arn" in profiles[name] or sso.is_sso(profiles[name])):
             found.setdefault(match.group(1), name)
     for name, entry in stages.stages.items():
         default = f"{namespace}-{name}-{role}" if namespace else found.get(name)
@@ -90,8 +90,12 @@ def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> Conf
     return ConfigError(f"unknown stage {stage!r}; stages: {', '.join(names)}.{hint}")
 
 
-def resolve(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Stage:
-    """The stage's profile, with gaps filled from the stages file."""
+def resolve(
+    stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config",
+    sso_sessions: Callable[[], Mapping[str, dict]] = dict,
+) -> Stage:
+    """The stage's profile, with gaps filled from the stages file; `sso_sessions` gives the
+    config's [sso-session] sections, read only for an Identity Center profile."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
     if section is None:
@@ -99,6 +103,11 @@ def resolve(stage: str, profiles: Mapping[str, dict], stages: StagesFile, reques
             raise ConfigError(f"profile {name!r} is not in {config_path}")
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
+    if sso.is_sso(section) and not section.get("role_arn"):
+        region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
+        role = sso.role_of(name, section, sso_sessions(), config_path)
+        log.debug(f"stage {stage}: profile {name} signs in to Identity Center ({sso.describe(role.session)})")
+        return Stage(name=stage, profile=Profile(name=name, role_arn="", region=region, sso=role))
     role_arn = section.get("role_arn") or (entry.role_arn if entry else None)
     if not role_arn:
         raise ConfigError(
