@@ -144,6 +144,12 @@ def registration_key(session: SsoSession) -> str:
     return sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def token_minutes_left(session: SsoSession, at: datetime) -> Optional[int]:
+    """Minutes the cached token lasts (0: expired, None: signed out)."""
+    token = load_token(session)
+    return clock.minutes_left(token.expires_at, at) if token else None
+
+
 def token_state(session: SsoSession, at: datetime) -> str:
     """'valid', 'refreshable' or 'signed out', for status, list and doctor."""
     token = load_token(session)

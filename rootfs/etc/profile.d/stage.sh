@@ -91,7 +91,7 @@ __geodesic_stage_label() {
 		[[ -n ${__geodesic_stage_own_ps1-} ]] || unset ASSUME_ROLE
 		if [[ -z ${__geodesic_stage_hinted-} ]]; then
 			__geodesic_stage_hinted=1
-			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code" >&2
+			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code or sign-in" >&2
 		fi
 	else
 		__geodesic_stage_state=active
