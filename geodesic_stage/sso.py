@@ -132,6 +132,23 @@ def forget_token(session: SsoSession) -> bool:
     return token_cache().delete(token_key(session))
 
 
+def sign_out(session: SsoSession) -> bool:
+    """Forget the session's token here, and end it at AWS too when AWS can be reached (sso:Logout),
+    as `aws sso logout` does; the local part never waits on the network."""
+    token = load_token(session)
+    forgotten = forget_token(session)
+    if token and token.expires_at > clock.now():
+        from geodesic_stage import sso_client
+        from geodesic_stage.errors import AwsError
+
+        try:
+            sso_client.logout(session.region, token.access_token)
+            log.debug(f"signed out of {describe(session)} at AWS")
+        except AwsError as e:
+            log.say(f"forgot the sign-in to {describe(session)} here; AWS was not told ({e.message})")
+    return forgotten
+
+
 def registration_key(session: SsoSession) -> str:
     """The AWS CLI v2's key for the client registration it caches beside the tokens."""
     args = {

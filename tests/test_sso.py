@@ -324,3 +324,28 @@ def test_a_cached_sso_use_status_and_list_never_load_botocore(sso_env, sso_home,
     for args, shell_env in ((("use", "testing", "--no-prompt"), sso_env), (("status",), in_stage), (("list",), in_stage)):
         assert heavy(imported_modules(shell_env, *args)) == set(), args
     assert sso.count("GetRoleCredentials") == 1
+
+
+def test_status_shows_the_sign_in_and_logout_forget_signs_out_here_and_at_aws(sso_env, sso_home, sso):
+    token = sso.cli_token(START_URL, SSO_REGION)
+    write_token(sso_home, token)
+    in_stage = dict(sso_env, **exported(run_cli(sso_env, "use", "testing", "--no-prompt").stdout))
+    status = run_cli(in_stage, "status").stdout
+    assert "account  333333333333" in status and "role     AdministratorAccess" in status
+    assert re.search(r"sign-in  sso-session acme: valid \(4\d\d min left\)", status), status
+
+    done = run_cli(in_stage, "logout", "--forget")
+    assert done.returncode == 0, done.stderr
+    assert "unset AWS_ACCESS_KEY_ID" in done.stdout
+    assert not token_path(sso_home).exists()
+    assert list((sso_home / ".aws" / "cli" / "cache").glob("*.json")) == []
+    assert sso.count("Logout") == 1 and not sso._valid_token(token["accessToken"])
+    assert run_cli(sso_env, "use", "testing").returncode == 3
+
+
+def test_logout_forget_offline_still_forgets(sso_env, sso_home, sso):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    offline = dict(sso_env, AWS_ENDPOINT_URL_SSO="http://127.0.0.1:9", AWS_MAX_ATTEMPTS="1")
+    done = run_cli(offline, "logout", "--forget")
+    assert done.returncode == 0 and "AWS was not told" in done.stderr and "Traceback" not in done.stderr
+    assert not token_path(sso_home).exists()

@@ -2,10 +2,10 @@ import sys
 
 import os
 
-from geodesic_stage import cache, log, shell
+from geodesic_stage import cache, log, shell, sso
 from geodesic_stage.errors import StageError
 
-HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions"
+HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
 EXAMPLE = "stage logout --forget"
 NEEDS_MFA = False
 
@@ -25,12 +25,19 @@ def run(args, context):
 def _forget(context) -> int:
     count = 0
     role_cache = cache.role_cache()
+    sso_sessions = {}
     for stage in context.known_stages():
         try:
             profile = context.stage(stage).profile
         except StageError:
             continue
+        if profile.sso:
+            sso_sessions[profile.sso.session] = None
+            count += role_cache.delete(sso.role_cache_key(profile.sso))
+            continue
         count += role_cache.delete(cache.cli_cache_key(profile))
+    for session in sso_sessions:
+        count += sso.sign_out(session)
     directory = cache.session_cache_dir()
     for name in os.listdir(directory) if os.path.isdir(directory) else ():
         if name.startswith("session-") and name.endswith(".json"):

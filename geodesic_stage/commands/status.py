@@ -48,6 +48,12 @@ def run(args, context):
         ("expires", _left("AWS_CREDENTIAL_EXPIRATION", now)),
         ("session", _left("AWS_SESSION_EXPIRATION", now)),
     ]
+    if profile is not None and profile.sso:
+        from geodesic_stage import sso
+
+        left = sso.token_minutes_left(profile.sso.session, now)
+        state = sso.token_state(profile.sso.session, now)
+        rows.append(("sign-in", f"{sso.describe(profile.sso.session)}: {state}" + (f" ({left} min left)" if state == "valid" else "")))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))
