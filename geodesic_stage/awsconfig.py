@@ -95,17 +95,31 @@ def _configparser_sections(path: str, text: str):
 
 
 def load_profiles(path: str = "") -> Dict[str, Section]:
-    """Profiles of an AWS config file by name: `[profile x]` is x, `[default]` is default."""
+    """Profiles of an AWS config file by name: `[profile x]` (or `[profile "x"]`) is x, `[default]` is default."""
     path = path or config_path()
     parser = _parse(path)
     profiles = {}
     for section in parser.sections():
-        words = section.split()
-        if len(words) == 2 and words[0] == "profile":
-            profiles[words[1]] = dict(parser.items(section))
+        if section.startswith("profile"):
+            words = _words(section)
+            if len(words) == 2:
+                profiles[words[1]] = dict(parser.items(section))
         elif section == "default":
             profiles["default"] = dict(parser.items(section))  # the later of [default] and [profile default] wins, as in botocore
     return profiles
+
+
+def _words(section: str) -> list:
+    """A section name split as botocore splits it: shell words, so `[profile "a b"]` is `a b`;
+    a name shlex cannot split is no profile."""
+    if section.isascii() and section.isprintable() and not any(c in section for c in "\"'\\"):
+        return section.split()  # where shlex would split the same, many times faster
+    import shlex  # only for names that need it
+
+    try:
+        return shlex.split(section)
+    except ValueError:
+        return []
 
 
 def load_credentials(path: str = "") -> Dict[str, Section]:

@@ -4,7 +4,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional
 
-from geodesic_stage import awsconfig, log, resolve
+from geodesic_stage import awsconfig, chain, log, resolve
 from geodesic_stage.credentials import Settings
 from geodesic_stage.model import Stage
 from geodesic_stage.stages import StagesFile, load_stages
@@ -16,6 +16,7 @@ class Context:
     stages: StagesFile
     config_path: str
     _profiles: Optional[Dict[str, dict]] = field(default=None, repr=False)
+    _credentials: Optional[Dict[str, dict]] = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, args) -> "Context":
@@ -31,13 +32,20 @@ class Context:
 
     @property
     def profiles(self) -> Dict[str, dict]:
+        """Every profile as botocore sees them: the config's, with the credentials file's merged in."""
         if self._profiles is None:
-            self._profiles = awsconfig.load_profiles(self.config_path)
+            self._profiles = chain.merged(awsconfig.load_profiles(self.config_path), self.credentials)
         return self._profiles
+
+    @property
+    def credentials(self) -> Dict[str, dict]:
+        if self._credentials is None:
+            self._credentials = awsconfig.load_credentials()
+        return self._credentials
 
     def stage(self, name: str) -> Stage:
         return resolve.resolve(
-            name, self.profiles, self.stages, self.request, self.config_path,
+            name, self.profiles, self.stages, self.request, self.config_path, self.credentials,
             sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
         )
 

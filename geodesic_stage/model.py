@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
+
+if TYPE_CHECKING:
+    from geodesic_stage.chain import Chain
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Profile:
 class Stage:
     name: str
     profile: Profile
+    # How the profile's credentials are got, link by link (None: the profile's own source, one role).
+    chain: Optional["Chain"] = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Mapping, Optional
 
-from geodesic_stage import log, sso
+from geodesic_stage import chain, log, sso
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.stages import StagesFile
@@ -91,11 +91,20 @@ def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> Conf
 
 
 def resolve(
-    stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config",
+    stage: str,
+    profiles: Mapping[str, dict],
+    stages: StagesFile,
+    request: Request,
+    config_path: str = "~/.aws/config",
+    credentials: Optional[Mapping[str, dict]] = None,
     sso_sessions: Callable[[], Mapping[str, dict]] = dict,
 ) -> Stage:
-    """The stage's profile, with gaps filled from the stages file; `sso_sessions` gives the
-    config's [sso-session] sections, read only for an Identity Center profile."""
+    """The stage's profile and the chain of links it is reached by, gaps filled from the stages file.
+
+    `profiles` are the config's profiles (with the credentials file's sections merged in, as
+    botocore sees them); `credentials` the credentials file's sections alone, for the order in
+    which botocore takes keys; `sso_sessions` gives the config's [sso-session] sections, read
+    only for an Identity Center profile."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
     if section is None:
@@ -103,42 +112,43 @@ def resolve(
             raise ConfigError(f"profile {name!r} is not in {config_path}")
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
-    if sso.is_sso(section) and not section.get("role_arn"):
+    if sso.is_sso(section) and "role_arn" not in section:
+        # An Identity Center stage: a chain of one SSO root and no role links.
         region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
         role = sso.role_of(name, section, sso_sessions(), config_path)
         log.debug(f"stage {stage}: profile {name} signs in to Identity Center ({sso.describe(role.session)})")
-        return Stage(name=stage, profile=Profile(name=name, role_arn="", region=region, sso=role))
-    role_arn = section.get("role_arn") or (entry.role_arn if entry else None)
-    if not role_arn:
+        return Stage(
+            name=stage,
+            profile=Profile(name=name, role_arn="", region=region, sso=role),
+            chain=chain.Chain(chain.Source(name, chain.SSO)),
+        )
+    if "role_arn" not in section and entry and entry.role_arn:
+        section = dict(section, role_arn=entry.role_arn)
+        profiles = dict(profiles, **{name: section})
+    if "role_arn" not in section:
         raise ConfigError(
             f"profile {name!r} in {config_path} has no role_arn; "
             "add role_arn = arn:aws:iam::ACCOUNT:role/NAME (or run 'geodesic-stage init')"
         )
-    duration = section.get("duration_seconds")
-    try:
-        duration_seconds = int(duration) if duration else None
-    except ValueError:
-        raise ConfigError(f"profile {name!r} in {config_path}: duration_seconds = {duration!r} is not a number of seconds")
+    links = chain.resolve(name, profiles, credentials or {}, config_path)
     region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
+    # A web-identity profile is its own source: no role link, its role_arn its own.
+    final = links.roles[-1] if links.roles else chain.RoleLink(name, section["role_arn"])
+    mfa_process = section.get("mfa_process") or next(
+        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    )
     return Stage(
         name=stage,
         profile=Profile(
             name=name,
-            role_arn=role_arn,
+            role_arn=final.role_arn,
             source_profile=section.get("source_profile"),
-            mfa_serial=section.get("mfa_serial"),
+            mfa_serial=final.mfa_serial,
             region=region,
-            external_id=section.get("external_id"),
-            role_session_name=section.get("role_session_name"),
-            duration_seconds=duration_seconds,
-            mfa_process=section.get("mfa_process"),
+            external_id=final.external_id,
+            role_session_name=final.role_session_name,
+            duration_seconds=final.duration_seconds,
+            mfa_process=mfa_process,
         ),
+        chain=links,
     )
-
-
-def stage_of_profile(profile_name: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> Optional[str]:
-    """The stage whose profile this is (for `refresh` and `status`)."""
-    for stage, name in known_stages(profiles, stages, request).items():
-        if name == profile_name:
-            return stage
-    return None

@@ -5,11 +5,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.resolve import Request, known_stages, resolve
+from geodesic_stage import resolve as resolution
+from geodesic_stage.resolve import Request, known_stages
 from geodesic_stage.stages import StageEntry, StagesFile
 
 CONFIG = "/home/user/.aws/config"
 NO_STAGES_FILE = StagesFile()
+# The long-lived keys every stage profile here starts from (a chain needs its source).
+SOURCE_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "secret"}
+
+
+def resolve(stage, profiles, *rest):
+    return resolution.resolve(stage, {**profiles, "cpco": {**profiles.get("cpco", {}), **SOURCE_KEYS}}, *rest)
 
 
 def stage_profile(account="323330167063", role="cpco-root-admin", **extra):

@@ -1,0 +1,252 @@
+"""A profile as the AWS CLI reads it: a source, then the roles assumed from it, in order.
+
+Pure: resolving reads the parsed config and credentials files (dicts), nothing else.
+The rules are botocore's (AssumeRoleProvider and ProfileProviderBuilder): a profile
+with `role_arn` is a role link whose credentials come from `credential_source` or from
+`source_profile`; a source profile holding keys, or no `role_arn`, is the chain's root,
+its kind chosen in botocore's provider order; otherwise it is one more role link.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional, Tuple, Union
+
+from geodesic_stage.errors import ConfigError
+
+# Kinds of root link, named after the setting that makes them.
+STATIC = "static keys"
+PROCESS = "credential_process"
+SSO = "sso"
+LOGIN = "login_session"
+WEB_IDENTITY = "web_identity_token_file"
+NAMED = "credential_source"
+# What botocore's AssumeRoleProvider accepts as credential_source.
+CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+
+
+@dataclass(frozen=True)
+class Source:
+    """The root link: credentials got without assuming a role and without a prompt.
+
+    `profile` names the profile that holds the source (for NAMED, the role profile whose
+    credential_source it is); no secret is kept here: static keys are read when used."""
+
+    profile: str
+    kind: str
+    # Static keys that carry aws_session_token: temporary, so no GetSessionToken from them.
+    temporary: bool = False
+    credential_source: Optional[str] = None
+    # STATIC: which file holds the keys ("credentials" or "config"), as botocore looks.
+    file: Optional[str] = None
+
+    @property
+    def may_be_long_term(self) -> bool:
+        """Whether these may be an IAM user's own keys, the only ones GetSessionToken accepts.
+        A credential_process or the environment may hold either: the credentials decide then."""
+        if self.kind == STATIC:
+            return not self.temporary
+        return self.kind == PROCESS or self.credential_source == "Environment"
+
+
+@dataclass(frozen=True)
+class RoleLink:
+    """One AssumeRole, with the settings botocore passes to it (and keys its cache by)."""
+
+    profile: str
+    role_arn: str
+    mfa_serial: Optional[str] = None
+    external_id: Optional[str] = None
+    role_session_name: Optional[str] = None
+    duration_seconds: Optional[int] = None
+
+
+Link = Union[Source, RoleLink]
+
+
+@dataclass(frozen=True)
+class Chain:
+    source: Source
+    roles: Tuple[RoleLink, ...] = ()
+
+    @property
+    def final(self) -> Link:
+        """The link whose credentials the profile gives (its cache entry serves a cached use)."""
+        return self.roles[-1] if self.roles else self.source
+
+    @property
+    def profile(self) -> str:
+        return self.final.profile
+
+    @property
+    def session_serial(self) -> Optional[str]:
+        """The MFA device whose session (GetSessionToken) can start this chain: the first
+        role's, when the source may be an IAM user's long-term keys."""
+        if self.roles and self.roles[0].mfa_serial and self.source.may_be_long_term:
+            return self.roles[0].mfa_serial
+        return None
+
+    def describe(self) -> str:
+        """`cpco (static keys) -> cpco-identity-admin -> cpco-testing-admin`, for messages."""
+        return " -> ".join([f"{self.source.profile} ({self.source.kind})", *(r.profile for r in self.roles)])
+
+
+def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> dict:
+    """Profiles as botocore's session sees them: the credentials file's sections added to the
+    config's profiles, its values winning."""
+    profiles = {name: dict(section) for name, section in config.items()}
+    for name, section in credentials.items():
+        profiles.setdefault(name, {}).update(section)
+    return profiles
+
+
+def resolve(
+    name: str,
+    config: Mapping[str, Mapping[str, str]],
+    credentials: Mapping[str, Mapping[str, str]],
+    where: str = "the AWS config or credentials file",
+) -> Chain:
+    """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle."""
+    profiles = merged(config, credentials)
+    if name not in profiles:
+        raise ConfigError(f"profile {name!r} is not in {where}")
+    roles = []
+    visited = [name]
+    current = name
+    while True:
+        section = profiles[current]
+        if not _is_role(section):
+            source = _root(current, config.get(current, {}), credentials.get(current, {}), section)
+            if source is None:
+                raise ConfigError(_no_credentials(current, roles, where))
+            break
+        roles.append(_role_link(current, section, where))
+        credential_source = section.get("credential_source")
+        source_profile = section.get("source_profile")
+        if credential_source is not None and source_profile is not None:
+            raise ConfigError(
+                f"profile {current!r} has both source_profile and credential_source; keep one of them"
+            )
+        if credential_source is not None:
+            if credential_source not in CREDENTIAL_SOURCES:
+                raise ConfigError(
+                    f"profile {current!r}: credential_source = {credential_source!r} is not one of "
+                    f"{', '.join(CREDENTIAL_SOURCES)}"
+                )
+            source = Source(current, NAMED, credential_source=credential_source)
+            break
+        if source_profile is None:
+            raise ConfigError(
+                f"profile {current!r} has role_arn but neither source_profile nor credential_source; "
+                "add source_profile = NAME of the profile holding your keys"
+            )
+        if source_profile not in profiles:
+            raise ConfigError(f"source_profile {source_profile!r} of profile {current!r} is not in {where}")
+        source_section = profiles[source_profile]
+        if source_profile in visited and not (source_profile == current and _has_static(source_section)):
+            cycle = " -> ".join([*visited, source_profile])
+            raise ConfigError(f"profiles {cycle} form a cycle of source_profile; point the last one at your keys")
+        visited.append(source_profile)
+        if _has_static(source_section) or not _is_role(source_section):
+            source = _root(source_profile, config.get(source_profile, {}), credentials.get(source_profile, {}), source_section)
+            if source is None:
+                raise ConfigError(_no_credentials(source_profile, roles, where))
+            break
+        current = source_profile
+    return Chain(source, tuple(reversed(roles)))
+
+
+def _is_role(section: Mapping[str, str]) -> bool:
+    return "role_arn" in section and "web_identity_token_file" not in section
+
+
+def _has_static(section: Mapping[str, str]) -> bool:
+    return "aws_access_key_id" in section or "aws_secret_access_key" in section
+
+
+def _root(name: str, config: Mapping[str, str], credentials: Mapping[str, str], section: Mapping[str, str]) -> Optional[Source]:
+    """The provider botocore's ProfileProviderBuilder would take the profile's credentials from."""
+    if "web_identity_token_file" in section and "role_arn" in section:
+        return Source(name, WEB_IDENTITY)
+    if "sso_role_name" in section or "sso_account_id" in section:
+        return Source(name, SSO)
+    if "aws_access_key_id" in credentials:
+        return _static(name, credentials, "credentials")
+    if "login_session" in section:
+        return Source(name, LOGIN)
+    if "credential_process" in section:
+        return Source(name, PROCESS)
+    if "aws_access_key_id" in config:
+        return _static(name, config, "config")
+    if "aws_secret_access_key" in section:
+        raise ConfigError(f"profile {name!r} has aws_secret_access_key but no aws_access_key_id; add it")
+    return None
+
+
+def _static(name: str, section: Mapping[str, str], file: str) -> Source:
+    if not section.get("aws_secret_access_key"):
+        raise ConfigError(f"profile {name!r} in the {file} file has aws_access_key_id but no aws_secret_access_key; add it")
+    return Source(name, STATIC, temporary=bool(section.get("aws_session_token")), file=file)
+
+
+def _role_link(name: str, section: Mapping[str, str], where: str) -> RoleLink:
+    duration = section.get("duration_seconds")
+    try:
+        duration_seconds = int(duration) if duration is not None else None
+    except ValueError:
+        raise ConfigError(f"profile {name!r} in {where}: duration_seconds = {duration!r} is not a number of seconds")
+    return RoleLink(
+        profile=name,
+        role_arn=section["role_arn"],
+        mfa_serial=section.get("mfa_serial"),
+        external_id=section.get("external_id"),
+        role_session_name=section.get("role_session_name"),
+        duration_seconds=duration_seconds,
+    )
+
+
+def _no_credentials(name: str, roles, where: str) -> str:
+    used_by = f" (source of {roles[-1].profile!r})" if roles else ""
+    return (
+        f"profile {name!r}{used_by} holds no credentials in {where}; add aws_access_key_id and "
+        "aws_secret_access_key, credential_process, or sso_session to it"
+    )
+
+
+# AWS's limits (STS API reference), checked before a code is typed for a call that would fail.
+ROLE_SECONDS = (900, 43200)
+MFA_SESSION_SECONDS = (900, 129600)
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z", re.ASCII)
+_MFA_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}\Z", re.ASCII)
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+# botocore's own rule for a region name.
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z")
+
+
+def check(chain: Chain, region: Optional[str] = None, role_seconds: Optional[int] = None, session_seconds: Optional[int] = None) -> None:
+    """ConfigError for any setting STS would refuse, so that no MFA code is spent on it.
+    `role_seconds` (--duration) applies to the final role."""
+    if region is not None and not _REGION.match(region):
+        raise ConfigError(f"profile {chain.profile!r}: region {region!r} is not an AWS region name (e.g. us-west-2)")
+    for link in chain.roles:
+        where = f"profile {link.profile!r}"
+        if not _ROLE_ARN.match(link.role_arn):
+            raise ConfigError(f"{where}: role_arn {link.role_arn!r} is not an IAM role ARN; set arn:aws:iam::ACCOUNT_ID:role/NAME")
+        if link.mfa_serial is not None and not _MFA_SERIAL.match(link.mfa_serial):
+            raise ConfigError(f"{where}: mfa_serial {link.mfa_serial!r} is not an MFA device; set arn:aws:iam::ACCOUNT_ID:mfa/NAME")
+        if link.external_id is not None and not _EXTERNAL_ID.match(link.external_id):
+            raise ConfigError(f"{where}: external_id must be 2 to 1224 letters, digits or +=,.@:/-")
+        if link.role_session_name is not None and not _SESSION_NAME.match(link.role_session_name):
+            raise ConfigError(f"{where}: role_session_name must be 2 to 64 letters, digits or +=,.@-")
+        if link.duration_seconds is not None:
+            _in_range(f"{where}: duration_seconds", link.duration_seconds, ROLE_SECONDS)
+    if role_seconds is not None:
+        _in_range("--duration", role_seconds, ROLE_SECONDS)
+    if session_seconds is not None:
+        _in_range("the MFA session duration", session_seconds, MFA_SESSION_SECONDS)
+
+
+def _in_range(what: str, seconds: int, bounds: Tuple[int, int]) -> None:
+    low, high = bounds
+    if not low <= seconds <= high:
+        raise ConfigError(f"{what} = {seconds} is outside what AWS accepts ({low} to {high} seconds)")
