@@ -47,6 +47,8 @@ def from_cache(stage: Stage) -> Optional[Session]:
         log.debug(f"cache miss for {profile.name} (key {key}): {_why_missed(entry, now)}")
         return None
     log.debug(f"cache hit for {profile.name} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
+    if stage.sso_root:
+        return Session(stage, creds, sso.session_end(stage.sso_root, creds, now))
     session = _cached_mfa_session(profile, now)
     return Session(stage, creds, session.expiration if session else creds.expiration)
 
@@ -56,6 +58,8 @@ def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     (an Identity Center stage: signing in only where `mfa` has a person at a terminal)."""
     if stage.profile.sso:
         return sso.obtain(stage, can_sign_in=mfa.terminal)
+    if stage.sso_root:
+        return from_cache(stage) or _assume_from_sso(stage, settings, mfa)
     return from_cache(stage) or _assume(stage, settings, mfa)
 
 
@@ -83,6 +87,45 @@ def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
         session_expiration = mfa_session.expiration
     _store(cache.role_cache(), cache.cli_cache_key(profile), cache.entry_from_credentials(creds, user))
     return Session(stage, creds, session_expiration)
+
+
+def _assume_from_sso(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
+    """A role chain whose root is an Identity Center profile: its role credentials (cached under
+    botocore's SSO key), then each AssumeRole in turn, every link cached under its own key.
+    Temporary credentials: a link's MFA code goes into its AssumeRole, and AWS caps it at one hour."""
+    from geodesic_stage import sts
+    from geodesic_stage.chain import RoleLink
+
+    root = stage.sso_root
+    creds = sso.cached_role_credentials(root, clock.now(), SESSION_MARGIN_SECONDS)
+    if creds is None:
+        creds = sso.role_credentials(root, mfa.terminal, stage.name)
+    log.debug(f"chain {stage.chain.describe()}: from the Identity Center role of {stage.chain.source.profile}")
+    links = list(stage.chain.roles)
+    for index, link in enumerate(links):
+        final = index == len(links) - 1
+        profile = stage.profile if final else _link_profile(link, stage.profile.region)
+        key = cache.cli_cache_key(profile)
+        cached = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(key)), clock.now(), RENEW_SECONDS)
+        if cached and not final:
+            creds = cached
+            continue
+        duration = min((settings.role_seconds if final else None) or link.duration_seconds or CHAINED_ROLE_SECONDS,
+                       CHAINED_ROLE_SECONDS)
+        source = creds
+        if link.mfa_serial:
+            creds, user = _with_code_only(mfa, profile, lambda code: sts.assume_role(profile, credentials=source, code=code, duration=duration))
+        else:
+            creds, user = sts.assume_role(profile, credentials=source, duration=duration)
+        _store(cache.role_cache(), key, cache.entry_from_credentials(creds, user))
+    return Session(stage, creds, sso.session_end(root, creds, clock.now()))
+
+
+def _link_profile(link, region) -> Profile:
+    return Profile(
+        name=link.profile, role_arn=link.role_arn, mfa_serial=link.mfa_serial, region=region,
+        external_id=link.external_id, role_session_name=link.role_session_name, duration_seconds=link.duration_seconds,
+    )
 
 
 def _why_missed(entry: Optional[dict], now) -> str:
@@ -140,6 +183,10 @@ def _with_code(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
 
     # Missing source keys are worth knowing before typing a code, not after.
     sts.require_source(profile)
+    return _with_code_only(mfa, profile, call)
+
+
+def _with_code_only(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
     notice = None
     for attempt in range(1, mfa.attempts + 1):
         code = mfa.code(profile.mfa_serial, notice)

@@ -64,6 +64,8 @@ class Stage:
     profile: Profile
     # How the profile's credentials are got, link by link (None: the profile's own source, one role).
     chain: Optional["Chain"] = None
+    # The Identity Center sign-in a role chain starts from (its root is an SSO profile).
+    sso_root: Optional[SsoRole] = None
 
 
 @dataclass(frozen=True)

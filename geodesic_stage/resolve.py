@@ -151,4 +151,6 @@ def resolve(
             mfa_process=mfa_process,
         ),
         chain=links,
+        sso_root=sso.role_of(links.source.profile, profiles[links.source.profile], sso_sessions(), config_path)
+        if links.source.kind == chain.SSO else None,
     )

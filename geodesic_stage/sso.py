@@ -194,7 +194,7 @@ def cached_role_credentials(role: SsoRole, at: datetime, min_seconds: float = RE
     return cache.fresh(cache.credentials_from_entry(entry), at, min_seconds)
 
 
-def _session_end(role: SsoRole, creds: Credentials, at: datetime) -> datetime:
+def session_end(role: SsoRole, creds: Credentials, at: datetime) -> datetime:
     token = load_token(role.session)
     return max(token.lasts_until(at), creds.expiration) if token else creds.expiration
 
@@ -208,7 +208,7 @@ def from_cache(stage: Stage) -> Optional[Session]:
         log.debug(f"cache miss for {stage.profile.name} (SSO key {role_cache_key(role)})")
         return None
     log.debug(f"cache hit for {stage.profile.name} (SSO key {role_cache_key(role)}), {clock.minutes_left(creds.expiration, now)} min left")
-    return Session(stage, creds, _session_end(role, creds, now))
+    return Session(stage, creds, session_end(role, creds, now))
 
 
 def obtain(stage: Stage, can_sign_in: bool) -> Session:
@@ -218,7 +218,7 @@ def obtain(stage: Stage, can_sign_in: bool) -> Session:
         return found
     role = stage.profile.sso
     creds = role_credentials(role, can_sign_in, stage.name)
-    return Session(stage, creds, _session_end(role, creds, clock.now()))
+    return Session(stage, creds, session_end(role, creds, clock.now()))
 
 
 def role_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Credentials:

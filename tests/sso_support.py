@@ -45,6 +45,23 @@ sso_region = {SSO_REGION}
 sso_account_id = 111111111111
 sso_role_name = ReadOnlyAccess
 region = eu-west-1
+
+# A role chain from Identity Center: the identity account's permission set, then the stage's role.
+[profile acme-identity-sso]
+sso_session = {SESSION}
+sso_account_id = 111111111111
+sso_role_name = AdministratorAccess
+
+[profile acme-testing-terraform]
+role_arn = arn:aws:iam::333333333333:role/terraform
+source_profile = acme-identity-sso
+region = us-west-2
+
+[profile acme-prod-terraform]
+role_arn = arn:aws:iam::222222222222:role/terraform
+source_profile = acme-identity-sso
+mfa_serial = arn:aws:iam::111111111111:mfa/jane
+region = us-west-2
 """
 
 

@@ -349,3 +349,37 @@ def test_logout_forget_offline_still_forgets(sso_env, sso_home, sso):
     done = run_cli(offline, "logout", "--forget")
     assert done.returncode == 0 and "AWS was not told" in done.stderr and "Traceback" not in done.stderr
     assert not token_path(sso_home).exists()
+
+
+def test_a_role_chain_from_an_sso_profile_gives_what_the_aws_cli_gives(sso_env, sso_home, sso, sts):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    done = run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt")
+    assert done.returncode == 0, done.stderr
+    ours = caller(sso_env, exported(done.stdout))
+    theirs = run_aws(sso_env, "--profile", "acme-testing-terraform", "sts", "get-caller-identity", "--output", "json")
+    assert theirs.returncode == 0, theirs.stderr
+    theirs = json.loads(theirs.stdout)
+    assert ours["Account"] == theirs["Account"] == "333333333333"
+    assert ours["Arn"].rsplit("/", 1)[0] == theirs["Arn"].rsplit("/", 1)[0] == "arn:aws:sts::333333333333:assumed-role/terraform"
+    assert sts.count("GetSessionToken") == 0
+    # Cached: the next use asks nobody.
+    sso.reset()
+    sts.reset()
+    assert run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt").returncode == 0
+    assert sso.calls == [] and sts.calls == []
+
+
+def test_an_mfa_link_after_an_sso_root_takes_the_code_in_its_assume_role(sso_env, sso_home, sso, sts):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    done = run_cli(sso_env, "use", "prod", "--role", "terraform", "--mfa-token", "123456")
+    assert done.returncode == 0, done.stderr
+    assert caller(sso_env, exported(done.stdout))["Account"] == "222222222222"
+    assert sts.count("GetSessionToken") == 0
+    # (the other AssumeRole is the fake portal's own, for the permission set's credentials)
+    assert [p.get("TokenCode") for p in sts.parameters("AssumeRole") if p["RoleArn"].endswith("role/terraform")] == ["123456"]
+
+
+def test_a_chain_from_sso_without_a_token_or_terminal_exits_3(sso_env, sso):
+    done = run_cli(sso_env, "use", "testing", "--role", "terraform")
+    assert done.returncode == 3 and "Identity Center" in done.stderr and "Traceback" not in done.stderr
+    assert sso.count("StartDeviceAuthorization") == 0
