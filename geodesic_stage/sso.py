@@ -225,14 +225,15 @@ def role_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Crede
     """GetRoleCredentials for the role, cached under botocore's key; for a chain's SSO root too."""
     from geodesic_stage import sso_client
 
-    token = access_token(role.session, can_sign_in, stage_name)
+    advice = f"run 'stage use {stage_name}' in a terminal to sign in"
+    token = access_token(role.session, can_sign_in, advice)
     try:
         creds = sso_client.role_credentials(role.session.region, token, role.account_id, role.role_name)
     except sso_client.TokenRejected:
         # Revoked or signed out elsewhere: the cached token is of no use to anyone.
         log.debug("the portal refused the cached token; it is dropped")
         forget_token(role.session)
-        token = access_token(role.session, can_sign_in, stage_name)
+        token = access_token(role.session, can_sign_in, advice)
         creds = sso_client.role_credentials(role.session.region, token, role.account_id, role.role_name)
     entry = {"ProviderType": "sso", **cache.entry_from_credentials(creds)}
     entry["Credentials"]["AccountId"] = role.account_id
@@ -243,7 +244,7 @@ def role_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Crede
     return creds
 
 
-def access_token(session: SsoSession, can_sign_in: bool, stage_name: str) -> str:
+def access_token(session: SsoSession, can_sign_in: bool, advice: str) -> str:
     """A live access token: the cached one, refreshed silently if it must be, else a new sign-in."""
     now = clock.now()
     token = load_token(session)
@@ -259,10 +260,8 @@ def access_token(session: SsoSession, can_sign_in: bool, stage_name: str) -> str
     if token and token.expires_at - now > timedelta(seconds=TOKEN_MARGIN_SECONDS):
         return token.access_token
     if not can_sign_in:
-        raise MfaUnavailable(
-            f"not signed in to Identity Center ({describe(session)}); run 'stage use {stage_name}' in a terminal "
-            "to sign in, or 'aws sso login" + (f" --sso-session {session.name}'" if session.name else " --profile PROFILE'")
-        )
+        login = f"aws sso login --sso-session {session.name}" if session.name else "aws sso login --profile PROFILE"
+        raise MfaUnavailable(f"not signed in to Identity Center ({describe(session)}); {advice}, or '{login}'")
     from geodesic_stage import sso_login
 
     return sso_login.sign_in(session).access_token
