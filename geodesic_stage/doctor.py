@@ -46,6 +46,8 @@ def from_exception(e: StageError) -> Finding:
 @dataclass
 class Report:
     findings: List[Finding] = field(default_factory=list)
+    # Facts worth a line though nothing is wrong (each Identity Center sign-in and its state).
+    notes: List[str] = field(default_factory=list)
     stages: Dict[str, Profile] = field(default_factory=dict)
     topology: Optional[str] = None
     topology_source: str = "inferred from the profiles"
@@ -248,7 +250,9 @@ def _own_accounts(stages: Mapping[str, Profile], root_account: Optional[str], na
 def check_cache() -> List[Finding]:
     """Cached credentials are secrets: nobody but the owner may read them."""
     findings = []
-    for directory in (cache.cli_cache_dir(), cache.session_cache_dir()):
+    from geodesic_stage import sso
+
+    for directory in (cache.cli_cache_dir(), cache.session_cache_dir(), sso.token_dir()):
         try:
             mode = os.stat(directory).st_mode
             names = sorted(os.listdir(directory))
@@ -306,17 +310,28 @@ def check_clock(profile: Profile) -> List[Finding]:
 
 
 def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
+    from geodesic_stage import sso_doctor
+
     report = Report(findings=check_files(context.config_path, environ))
     if os.path.isfile(context.config_path):
         try:
             report.stages, findings = find_stages(context, environ)
             report.findings += findings
+            report.findings += sso_doctor.check_mixed(context.profiles)
         except StageError as e:
             report.findings.append(from_exception(e))
-    stages = report.stages
+    sso_stages = {s: p for s, p in report.stages.items() if p.sso}
+    if sso_stages:
+        notes, findings = sso_doctor.check(sso_stages, offline)
+        report.notes += notes
+        report.findings += findings
+    # The checks below are for role profiles; an Identity Center stage has none of their settings.
+    stages = {s: p for s, p in report.stages.items() if not p.sso}
     report.findings += check_profiles(stages)
     source_findings = check_sources(stages, context.profiles) if stages else []
     report.findings += source_findings
+    if sso_stages and not stages:
+        report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
     if stages:
         declared = declared_topology or context.stages.topology
         report.topology = declared or topology.infer(stages)

@@ -13,7 +13,8 @@ moto has neither. This server answers the REST-JSON requests botocore sends, as 
 
 Point botocore at it with AWS_ENDPOINT_URL_SSO_OIDC and AWS_ENDPOINT_URL_SSO (both `fake.url`).
 A test plays the person at the browser with `approve(user_code)`. Role credentials are real: the
-fake assumes `AWSReservedSSO_<permission set>_<suffix>` in the requested account from moto's STS,
+fake assumes `AWSReservedSSO_<permission set>_<suffix>` in the requested account at moto's STS
+(plain HTTP, so the fake needs nothing beyond the standard library),
 so `aws sts get-caller-identity` with them names that account and role, as AWS would.
 """
 
@@ -22,7 +23,10 @@ import secrets
 import threading
 import time
 import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.etree import ElementTree
 
 # What AWS appends to a permission set's name in the role it provisions in each account.
 ROLE_SUFFIX = "0123456789abcdef"
@@ -144,22 +148,25 @@ class SsoFake:
             return token in self.tokens and self.tokens[token] > time.time()
 
     def _role_credentials(self, account_id: str, permission_set: str) -> dict:
-        import boto3
-
-        sts = boto3.client(
-            "sts", endpoint_url=self.sts_url, region_name="us-east-1",
-            aws_access_key_id="AKIAFAKESSOPORTAL000", aws_secret_access_key="portal-secret",
-        )
-        response = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/{role_name_in_account(permission_set)}",
-            RoleSessionName=USER, DurationSeconds=self.role_seconds,
-        )
-        creds = response["Credentials"]
+        """AssumeRole at moto's STS over plain HTTP (no boto3, so bench/run's own Python can run the fake)."""
+        body = urllib.parse.urlencode({
+            "Action": "AssumeRole", "Version": "2011-06-15", "RoleSessionName": USER, "DurationSeconds": self.role_seconds,
+            "RoleArn": f"arn:aws:iam::{account_id}:role/{role_name_in_account(permission_set)}",
+        }).encode()
+        request = urllib.request.Request(self.sts_url, data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAFAKESSOPORTAL000/20260101/us-east-1/sts/aws4_request, "
+                             "SignedHeaders=host, Signature=0",
+        })
+        with urllib.request.urlopen(request, timeout=30) as response:
+            tree = ElementTree.fromstring(response.read())
+        found = {e.tag.rsplit("}", 1)[-1]: e.text for e in tree.iter()}
+        expiration = datetime.strptime(found["Expiration"][:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
         return {
-            "accessKeyId": creds["AccessKeyId"],
-            "secretAccessKey": creds["SecretAccessKey"],
-            "sessionToken": creds["SessionToken"],
-            "expiration": int(creds["Expiration"].timestamp() * 1000),
+            "accessKeyId": found["AccessKeyId"],
+            "secretAccessKey": found["SecretAccessKey"],
+            "sessionToken": found["SessionToken"],
+            "expiration": int(expiration.timestamp() * 1000),
         }
 
     def _handler(self):

@@ -68,3 +68,24 @@ def test_init_with_an_unknown_permission_set_names_the_ones_there_are(sso_env, s
     done = run_cli(sso_env, *args)
     assert done.returncode == 2
     assert "AdministratorAccess, ReadOnlyAccess" in done.stderr
+
+
+def test_doctor_shows_each_sign_in_and_checks_assignments_online(sso_env, sso_home, sso):
+    config = sso_home / ".aws" / "config"
+    config.write_text(config.read_text().replace(
+        "sso_account_id = 222222222222\nsso_role_name = AdministratorAccess",
+        "sso_account_id = 222222222222\nsso_role_name = Billing",
+    ) + "\n[profile acme-mixed-admin]\nrole_arn = arn:aws:iam::333333333333:role/x\nsso_role_name = Admin\nsource_profile = acme-identity-sso\n")
+    offline = run_cli(sso_env, "doctor", "--offline")
+    assert "identity center: sso-session acme at https://acme.awsapps.com/start in us-east-1: signed out" in offline.stdout
+    assert "warning: not signed in to Identity Center (sso-session acme); fix: run 'stage use" in offline.stdout
+    assert "legacy" in offline.stdout  # the legacy start URL is a sign-in of its own
+    assert "profile acme-mixed-admin has role_arn and sso_role_name" in offline.stdout
+
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    online = run_cli(sso_env, "doctor")
+    assert "sso-session acme at https://acme.awsapps.com/start in us-east-1: signed in, 4" in online.stdout
+    assert "error: profile acme-prod-admin: permission set Billing is not yours in account 222222222222 (acme-prod); " \
+           "yours there: AdministratorAccess, ReadOnlyAccess" in online.stdout
+    assert "acme-testing-admin" not in online.stdout
+    assert online.returncode == 1 and "Traceback" not in online.stderr

@@ -19,6 +19,8 @@ def run(args, context):
     from geodesic_stage import doctor
 
     report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    for note in report.notes:
+        sys.stdout.write(note + "\n")
     for finding in report.findings:
         sys.stdout.write(finding.line() + "\n")
     if not report.findings:
