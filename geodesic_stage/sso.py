@@ -167,6 +167,20 @@ def token_minutes_left(session: SsoSession, at: datetime) -> Optional[int]:
     return clock.minutes_left(token.expires_at, at) if token else None
 
 
+def describe_sign_in(session: SsoSession, at: datetime) -> str:
+    """`sso-session acme: signed in, 479 min left, renewable` for status and doctor."""
+    token = load_token(session)
+    state = token_state(session, at)
+    detail = {
+        "valid": f"signed in, {clock.minutes_left(token.expires_at, at) if token else 0} min left",
+        "refreshable": "token expired, renewable without a sign-in",
+        "signed out": "signed out",
+    }[state]
+    if state == "valid" and token.refreshable(at):
+        detail += ", renewable without a sign-in"
+    return f"{describe(session)}: {detail}"
+
+
 def token_state(session: SsoSession, at: datetime) -> str:
     """'valid', 'refreshable' or 'signed out', for status, list and doctor."""
     token = load_token(session)

@@ -34,10 +34,8 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
     first_stage = {p.sso.session: s for s, p in sorted(stages.items(), reverse=True)}
     for session, profiles in by_session.items():
         state = sso.token_state(session, now)
-        left = sso.token_minutes_left(session, now)
-        detail = {"valid": f"signed in, {left} min left", "refreshable": "token expired, renewable without a sign-in",
-                  "signed out": "signed out"}[state]
-        notes.append(f"identity center: {sso.describe(session)} at {session.start_url} in {session.region}: {detail}")
+        where, _, detail = sso.describe_sign_in(session, now).partition(": ")
+        notes.append(f"identity center: {where} at {session.start_url} in {session.region}: {detail}")
         if state == "signed out":
             findings.append(warning(
                 f"not signed in to Identity Center ({sso.describe(session)})",

@@ -51,9 +51,8 @@ def run(args, context):
     if profile is not None and profile.sso:
         from geodesic_stage import sso
 
-        left = sso.token_minutes_left(profile.sso.session, now)
-        state = sso.token_state(profile.sso.session, now)
-        rows.append(("sign-in", f"{sso.describe(profile.sso.session)}: {state}" + (f" ({left} min left)" if state == "valid" else "")))
+        # The sign-in, not an MFA session, is what renews an Identity Center stage.
+        rows[-1] = ("sign-in", sso.describe_sign_in(profile.sso.session, now))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))
