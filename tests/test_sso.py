@@ -384,3 +384,22 @@ def test_a_chain_from_sso_without_a_token_or_terminal_exits_3(sso_env, sso):
     done = run_cli(sso_env, "use", "testing", "--role", "terraform")
     assert done.returncode == 3 and "Identity Center" in done.stderr and "Traceback" not in done.stderr
     assert sso.count("StartDeviceAuthorization") == 0
+
+
+def test_a_login_shell_for_an_sso_stage_signs_in_once_and_a_login_without_a_terminal_only_hints(sso_env, sso_home, sso):
+    from test_shell import login_profile, run_login
+
+    login_profile(sso_home)
+    without = run_login(dict(sso_env, STAGE="testing"), 'echo "[${AWS_ACCESS_KEY_ID-none}]"')
+    assert without.returncode == 0 and "[none]" in without.stdout
+    assert "Identity Center" in without.stderr and sso.count("StartDeviceAuthorization") == 0
+
+    s = Shell(dict(sso_env, STAGE="testing"), login=True)
+    try:
+        s.expect(SIGN_IN.pattern)
+        sso.approve(s.child.match.group(1))
+        assert s.prompt().startswith(("[testing 59m]", "[testing 60m]"))
+        assert s.run("aws sts get-caller-identity --query Account --output text").strip() == "333333333333"
+    finally:
+        s.close()
+    assert sso.count("StartDeviceAuthorization") == 1
