@@ -8,7 +8,10 @@ import os
 import re
 import shlex
 import stat
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pexpect
@@ -403,3 +406,36 @@ def test_a_login_shell_for_an_sso_stage_signs_in_once_and_a_login_without_a_term
     finally:
         s.close()
     assert sso.count("StartDeviceAuthorization") == 1
+
+
+def test_console_and_refresh_serve_an_sso_stage(sso_env, sso_home, sso):
+
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    in_stage = dict(sso_env, **exported(run_cli(sso_env, "use", "testing", "--no-prompt").stdout))
+    refreshed = run_cli(in_stage, "refresh")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert exported(refreshed.stdout)["AWS_ACCESS_KEY_ID"] == in_stage["AWS_ACCESS_KEY_ID"]  # still fresh: the cache
+    seen = []
+
+    class Federation(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query))
+            body = b'{"SigninToken": "token-123"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = HTTPServer(("127.0.0.1", 0), Federation)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/federation"
+        done = run_cli(dict(sso_env, GEODESIC_STAGE_FEDERATION_URL=url), "console", "testing")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(seen[0]["Session"][0])["sessionId"] == in_stage["AWS_ACCESS_KEY_ID"]
