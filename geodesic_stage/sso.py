@@ -20,6 +20,8 @@ from geodesic_stage.model import Credentials, Session, SsoRole, SsoSession, Stag
 
 # botocore's windows: role credentials and tokens closer than this to their end are renewed.
 RENEW_SECONDS = 15 * 60
+# A refresh is one HTTP call: a shell waits this long for another's.
+REFRESH_LOCK_SECONDS = 30
 # A token must outlast the GetRoleCredentials call made with it.
 TOKEN_MARGIN_SECONDS = 60
 # An Identity Center token lasts at most the longest session an administrator can set (90 days).
@@ -268,7 +270,7 @@ def access_token(session: SsoSession, can_sign_in: bool, advice: str) -> str:
         log.debug(f"token for {describe(session)} from cache, {clock.minutes_left(token.expires_at, now)} min left")
         return token.access_token
     if token and token.refreshable(now):
-        refreshed = refresh(session, token)
+        refreshed = _refresh_once(session)
         if refreshed:
             return refreshed.access_token
     if token and token.expires_at - now > timedelta(seconds=TOKEN_MARGIN_SECONDS):
@@ -279,6 +281,30 @@ def access_token(session: SsoSession, can_sign_in: bool, advice: str) -> str:
     from geodesic_stage import sso_login
 
     return sso_login.sign_in(session).access_token
+
+
+def _refresh_once(session: SsoSession) -> Optional[Token]:
+    """Refresh under a lock: a refresh token is good once, so shells renewing together take turns,
+    and the later ones use what the first one saved."""
+    from contextlib import ExitStack
+
+    from geodesic_stage import lock
+
+    with ExitStack() as held:
+        try:
+            cache.private_directory(cache.session_cache_dir())
+            held.enter_context(lock.exclusive(
+                lock_path(session)[: -len(".lock")] + ".refresh.lock", REFRESH_LOCK_SECONDS, lambda: None,
+                timeout_message=f"another shell has been renewing the Identity Center token for {REFRESH_LOCK_SECONDS} s; try again",
+            ))
+        except OSError as e:
+            log.debug(f"no refresh lock ({e.strerror})")
+        token = load_token(session)
+        now = clock.now()
+        if token and token.expires_at - now > timedelta(seconds=RENEW_SECONDS):
+            log.debug("token renewed by another shell")
+            return token
+        return refresh(session, token) if token and token.refreshable(now) else None
 
 
 def refresh(session: SsoSession, token: Token) -> Optional[Token]:

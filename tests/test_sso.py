@@ -439,3 +439,16 @@ def test_console_and_refresh_serve_an_sso_stage(sso_env, sso_home, sso):
         server.server_close()
     assert done.returncode == 0, done.stderr
     assert json.loads(seen[0]["Session"][0])["sessionId"] == in_stage["AWS_ACCESS_KEY_ID"]
+
+
+def test_shells_refreshing_the_same_expired_token_at_once_all_get_credentials(sso_env, sso_home, sso):
+    import subprocess
+
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, expires_in=-60))
+    runs = [subprocess.Popen([str(BIN / "geodesic-stage"), "use", stage, "--no-prompt"], env=sso_env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True) for stage in ("testing", "prod", "legacy", "testing", "prod")]
+    results = [(p.wait(60), p.stderr.read()) for p in runs]
+    # legacy is a sign-in of its own, with no token: exit 3; every other one succeeds.
+    assert [code for code, _ in results] == [0, 0, 3, 0, 0], results
+    assert sso.count("CreateToken") == 1, "one refresh, the others use what it saved"
