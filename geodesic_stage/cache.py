@@ -1,4 +1,4 @@
-"""The credential cache, shared with the AWS CLI and boto3.
+"""The credential cache, shared with the AWS CLI (boto3 and other SDKs do not read it).
 
 Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json`,
 under botocore's key for the profile, so `aws --profile X` and `stage use`
@@ -10,7 +10,7 @@ and a file that is unreadable, malformed or writable by others is a miss.
 import json
 import os
 from datetime import timedelta
-from typing import Optional
+from typing import Optional, Union
 
 try:  # CPython's own SHA-1: hashlib loads OpenSSL first, some 3 ms of every cached use
     from _sha1 import sha1
@@ -19,6 +19,7 @@ except ImportError:
 
 from geodesic_stage import clock
 from geodesic_stage.clock import parse_timestamp, rfc3339
+from geodesic_stage.chain import RoleLink
 from geodesic_stage.model import Credentials, Profile
 
 # STS issues nothing that lasts longer; a later expiration is a forged or broken entry.
@@ -39,8 +40,14 @@ def _sha1_of(args: dict) -> str:
     return sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def cli_cache_key(profile: Profile) -> str:
-    """botocore's AssumeRoleCredentialFetcher key for this profile's AssumeRole arguments."""
+def link_key(link) -> Optional[str]:
+    """The AWS CLI cache key of a chain's link: botocore's AssumeRole key for a role link.
+    A source link has none of ours yet (Identity Center will give an SSO source botocore's SSO key)."""
+    return cli_cache_key(link) if isinstance(link, RoleLink) else None
+
+
+def cli_cache_key(profile: Union[Profile, RoleLink]) -> str:
+    """botocore's AssumeRoleCredentialFetcher key for this profile's (or role link's) AssumeRole arguments."""
     args = {"RoleArn": profile.role_arn}
     if profile.role_session_name is not None:
         args["RoleSessionName"] = profile.role_session_name

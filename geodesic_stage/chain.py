@@ -93,9 +93,9 @@ class Chain:
 def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> dict:
     """Profiles as botocore's session sees them: the credentials file's sections added to the
     config's profiles, its values winning."""
-    profiles = {name: dict(section) for name, section in config.items()}
+    profiles = dict(config)
     for name, section in credentials.items():
-        profiles.setdefault(name, {}).update(section)
+        profiles[name] = {**config.get(name, {}), **section}
     return profiles
 
 
@@ -103,10 +103,10 @@ def resolve(
     name: str,
     config: Mapping[str, Mapping[str, str]],
     credentials: Mapping[str, Mapping[str, str]],
-    where: str = "the AWS config or credentials file",
+    where: str = "the AWS config or credentials file",  # named in messages
 ) -> Chain:
     """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle."""
-    profiles = merged(config, credentials)
+    profiles = _Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
     roles = []
@@ -119,7 +119,7 @@ def resolve(
             if source is None:
                 raise ConfigError(_no_credentials(current, roles, where))
             break
-        roles.append(_role_link(current, section, where))
+        roles.append(role_link(current, section, where))
         credential_source = section.get("credential_source")
         source_profile = section.get("source_profile")
         if credential_source is not None and source_profile is not None:
@@ -140,7 +140,10 @@ def resolve(
                 "add source_profile = NAME of the profile holding your keys"
             )
         if source_profile not in profiles:
-            raise ConfigError(f"source_profile {source_profile!r} of profile {current!r} is not in {where}")
+            raise ConfigError(
+                f"source_profile {source_profile!r} of profile {current!r} is not in {where}; add [{source_profile}] "
+                f"with aws_access_key_id and aws_secret_access_key (aws configure --profile {source_profile})"
+            )
         source_section = profiles[source_profile]
         if source_profile in visited and not (source_profile == current and _has_static(source_section)):
             cycle = " -> ".join([*visited, source_profile])
@@ -153,6 +156,21 @@ def resolve(
             break
         current = source_profile
     return Chain(source, tuple(reversed(roles)))
+
+
+class _Merged:
+    """`merged(config, credentials)` looked up one profile at a time: a chain reads a few of thousands."""
+
+    def __init__(self, config, credentials):
+        self._config, self._credentials = config, credentials
+
+    def __contains__(self, name) -> bool:
+        return name in self._config or name in self._credentials
+
+    def __getitem__(self, name) -> dict:
+        if name not in self._credentials:
+            return self._config[name]
+        return {**self._config.get(name, {}), **self._credentials[name]}
 
 
 def _is_role(section: Mapping[str, str]) -> bool:
@@ -188,7 +206,8 @@ def _static(name: str, section: Mapping[str, str], file: str) -> Source:
     return Source(name, STATIC, temporary=bool(section.get("aws_session_token")), file=file)
 
 
-def _role_link(name: str, section: Mapping[str, str], where: str) -> RoleLink:
+def role_link(name: str, section: Mapping[str, str], where: str) -> RoleLink:
+    """The AssumeRole settings of a profile with role_arn."""
     duration = section.get("duration_seconds")
     try:
         duration_seconds = int(duration) if duration is not None else None

@@ -1,20 +1,24 @@
-"""Credentials for a stage: from the cache when it can, from STS when it must.
+"""Credentials for a stage: from the cache when it can, walking its chain when it must.
 
-session mode (default): one MFA code buys an MFA session (GetSessionToken),
-cached for every shell; each stage's role is assumed from it without a code.
-direct mode: AssumeRole with the code itself, as the AWS CLI does.
-Either way the role credentials land under the AWS CLI's cache key.
+session mode (default): when the chain starts from an IAM user's long-term keys and its
+first role has mfa_serial, one code buys an MFA session (GetSessionToken), cached for every
+shell and every chain starting from those keys and that device; the roles are then assumed
+without a code. direct mode, and any role whose credentials come from temporary ones: the
+code goes into that role's AssumeRole, as the AWS CLI does. Every role link lands under
+the AWS CLI's cache key for it.
 """
 
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
-from geodesic_stage import cache, clock, lock, log, sso
-from geodesic_stage.errors import AwsError, MfaRejected
+from geodesic_stage import cache, chain, clock, lock, log, sso
+from geodesic_stage.chain import Chain, RoleLink
+from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
+from geodesic_stage.stages import DEFAULT_SESSION_SECONDS
 
 # A cached entry with less left than this is renewed rather than served: botocore's
 # window, inside which `aws --profile` would discard it and ask for a code. (The prompt
@@ -22,7 +26,7 @@ from geodesic_stage.model import Credentials, Profile, Session, Stage
 RENEW_SECONDS = 15 * 60
 # An MFA session must outlast the AssumeRole call made with it.
 SESSION_MARGIN_SECONDS = 60
-# AWS caps role sessions assumed with session credentials at one hour.
+# AWS caps role sessions assumed with session or role credentials at one hour.
 CHAINED_ROLE_SECONDS = 3600
 LOCK_TIMEOUT_SECONDS = 120
 
@@ -30,102 +34,126 @@ LOCK_TIMEOUT_SECONDS = 120
 @dataclass(frozen=True)
 class Settings:
     mfa_mode: str = "session"
-    session_seconds: int = 12 * 3600
+    session_seconds: int = DEFAULT_SESSION_SECONDS
     role_seconds: Optional[int] = None
 
 
 def from_cache(stage: Stage) -> Optional[Session]:
-    """The stage's cached role credentials if they last long enough; no network, no boto3."""
+    """The stage's cached credentials (its final link's entry) if they last long enough; no network, no boto3."""
     if stage.profile.sso:
         return sso.from_cache(stage)
-    profile = stage.profile
+    links = stage.chain
     now = clock.now()
-    key = cache.cli_cache_key(profile)
+    key = cache.link_key(links.final)
+    if key is None:
+        log.debug(f"{stage.profile.name}: its final link ({links.source.kind}) has no cache entry of ours")
+        return None
     entry = cache.role_cache().get(key)
     creds = cache.fresh(cache.credentials_from_entry(entry), now, RENEW_SECONDS)
     if creds is None:
-        log.debug(f"cache miss for {profile.name} (key {key}): {_why_missed(entry, now)}")
+        log.debug(f"cache miss for {links.profile} (key {key}): {_why_missed(entry, now)}")
         return None
-    log.debug(f"cache hit for {profile.name} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
-    if stage.sso_root:
-        return Session(stage, creds, sso.session_end(stage.sso_root, creds, now))
-    session = _cached_mfa_session(profile, now)
-    return Session(stage, creds, session.expiration if session else creds.expiration)
+    log.debug(f"cache hit for {links.profile} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
+    return Session(stage, creds, _renewable_until(stage, creds, now))
 
 
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
-    """Cached credentials, else new ones from STS, asking `mfa` for a code only if needed
-    (an Identity Center stage: signing in only where `mfa` has a person at a terminal)."""
+    """Cached credentials, else new ones walked down the chain, asking `mfa` for a code only where a link needs one
+    (and signing in to Identity Center only where `mfa` has a person at a terminal)."""
     if stage.profile.sso:
         return sso.obtain(stage, can_sign_in=mfa.terminal)
-    if stage.sso_root:
-        return from_cache(stage) or _assume_from_sso(stage, settings, mfa)
-    return from_cache(stage) or _assume(stage, settings, mfa)
+    return from_cache(stage) or _walk(stage, settings, mfa)
 
 
-def _assume(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
+def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
+    """From the deepest link still cached (else the source, or the MFA session), each role in turn,
+    every one cached under botocore's key for it, as the AWS CLI walks the same chain."""
     from geodesic_stage import sts
 
-    profile = stage.profile
-    # --duration, else the profile's duration_seconds, as the AWS CLI reads it.
-    duration = settings.role_seconds or profile.duration_seconds
-    if not profile.mfa_serial:
-        log.debug(f"{profile.name} has no mfa_serial: AssumeRole {profile.role_arn} with the source keys")
-        creds, user = sts.assume_role(profile, duration=duration)
-        session_expiration = creds.expiration
-    elif settings.mfa_mode == "direct":
-        log.debug(f"mfa_mode direct: AssumeRole {profile.role_arn} with an MFA code")
-        creds, user = _with_code(mfa, profile, lambda code: sts.assume_role(profile, code=code, duration=duration))
-        session_expiration = creds.expiration
-    else:
-        mfa_session = _mfa_session(profile, settings, mfa)
-        if duration and duration > CHAINED_ROLE_SECONDS:
-            log.debug(f"role sessions from an MFA session last at most {CHAINED_ROLE_SECONDS} s; --direct gives longer")
-        duration = min(duration or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
-        log.debug(f"mfa_mode session: AssumeRole {profile.role_arn} for {duration} s with the MFA session's keys")
-        creds, user = sts.assume_role(profile, credentials=mfa_session, duration=duration)
-        session_expiration = mfa_session.expiration
-    _store(cache.role_cache(), cache.cli_cache_key(profile), cache.entry_from_credentials(creds, user))
-    return Session(stage, creds, session_expiration)
-
-
-def _assume_from_sso(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
-    """A role chain whose root is an Identity Center profile: its role credentials (cached under
-    botocore's SSO key), then each AssumeRole in turn, every link cached under its own key.
-    Temporary credentials: a link's MFA code goes into its AssumeRole, and AWS caps it at one hour."""
-    from geodesic_stage import sts
-    from geodesic_stage.chain import RoleLink
-
-    root = stage.sso_root
-    creds = sso.cached_role_credentials(root, clock.now(), SESSION_MARGIN_SECONDS)
+    links, profile = stage.chain, stage.profile
+    serial = links.session_serial if settings.mfa_mode == "session" else None
+    # Nothing STS would refuse gets a code typed for it.
+    chain.check(links, profile.region, settings.role_seconds, settings.session_seconds if serial else None)
+    log.debug(f"mfa_mode {settings.mfa_mode}; {profile.name} is reached by {links.describe()}")
+    now = clock.now()
+    start, creds = _deepest_cached(links, now)
+    from_mfa_session = False
     if creds is None:
-        creds = sso.role_credentials(root, mfa.terminal, stage.name)
-    log.debug(f"chain {stage.chain.describe()}: from the Identity Center role of {stage.chain.source.profile}")
-    links = list(stage.chain.roles)
-    for index, link in enumerate(links):
-        final = index == len(links) - 1
-        profile = stage.profile if final else _link_profile(link, stage.profile.region)
-        key = cache.cli_cache_key(profile)
-        cached = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(key)), clock.now(), RENEW_SECONDS)
-        if cached and not final:
-            creds = cached
-            continue
-        duration = min((settings.role_seconds if final else None) or link.duration_seconds or CHAINED_ROLE_SECONDS,
-                       CHAINED_ROLE_SECONDS)
-        source = creds
-        if link.mfa_serial:
-            creds, user = _with_code_only(mfa, profile, lambda code: sts.assume_role(profile, credentials=source, code=code, duration=duration))
+        creds, from_mfa_session = _first_credentials(stage, settings, serial, mfa)
+    user = next((r.mfa_serial for r in links.roles if r.mfa_serial), None)
+    for index in range(start, len(links.roles)):
+        link = links.roles[index]
+        duration = _duration(link, creds, settings.role_seconds if index == len(links.roles) - 1 else None)
+        lasting = f" for {duration} s" if duration else ""
+        if link.mfa_serial and not (index == 0 and from_mfa_session):
+            log.debug(f"AssumeRole {link.role_arn}{lasting} with an MFA code for {link.mfa_serial} (direct)")
+            creds, assumed = _with_code(
+                mfa, link.mfa_serial, lambda code: sts.assume_role(profile, link, creds, code=code, duration=duration)
+            )
         else:
-            creds, user = sts.assume_role(profile, credentials=source, duration=duration)
-        _store(cache.role_cache(), key, cache.entry_from_credentials(creds, user))
-    return Session(stage, creds, sso.session_end(root, creds, clock.now()))
+            signer = "the MFA session's keys" if index == 0 and from_mfa_session else (
+                "the source's credentials" if index == 0 else f"the credentials of {links.roles[index - 1].profile}"
+            )
+            log.debug(f"AssumeRole {link.role_arn}{lasting} with {signer}")
+            creds, assumed = sts.assume_role(profile, link, creds, duration=duration, serial=user)
+        _store(cache.role_cache(), cache.link_key(link), cache.entry_from_credentials(creds, assumed))
+    if creds.expiration is None:
+        raise ConfigError(f"profile {profile.name!r} gives long-term keys, not a session; add a role_arn to it")
+    return Session(stage, creds, _renewable_until(stage, creds, clock.now()))
 
 
-def _link_profile(link, region) -> Profile:
-    return Profile(
-        name=link.profile, role_arn=link.role_arn, mfa_serial=link.mfa_serial, region=region,
-        external_id=link.external_id, role_session_name=link.role_session_name, duration_seconds=link.duration_seconds,
-    )
+def _renewable_until(stage: Stage, creds: Credentials, now):
+    """Until when the prompt hook can renew these without a person: the MFA session's end, or the
+    Identity Center sign-in's (with its refresh), else the credentials' own."""
+    if stage.sso_root:
+        return sso.session_end(stage.sso_root, creds, now)
+    session = _cached_mfa_session(stage.chain, now)
+    return session.expiration if session else creds.expiration
+
+
+def _deepest_cached(links: Chain, now) -> Tuple[int, Optional[Credentials]]:
+    """(index of the first role still to assume, the cached credentials to assume it with)."""
+    for index in range(len(links.roles) - 1, -1, -1):
+        key = cache.link_key(links.roles[index])
+        found = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(key)), now, RENEW_SECONDS)
+        if found:
+            log.debug(f"link {links.roles[index].profile} from cache (key {key})")
+            return index + 1, found
+    return 0, None
+
+
+def _first_credentials(stage: Stage, settings: Settings, serial: Optional[str], mfa: MfaSource):
+    """The credentials the first role is assumed with: the MFA session's when the chain can have one,
+    else the source's own. (credentials, whether they are the MFA session's)"""
+    from geodesic_stage import sources
+
+    links, profile = stage.chain, stage.profile
+    if stage.sso_root:
+        # Our Identity Center sign-in, not botocore's: it can sign in at a terminal and refresh the token.
+        return sso.root_credentials(stage.sso_root, mfa.terminal, stage.name), False
+
+    if serial:
+        found = _cached_mfa_session(links, clock.now())
+        if found:
+            log.debug(f"MFA session for {serial} from cache")
+            return found, True
+    source = sources.obtain(links.source, profile.region or "us-east-1")
+    if serial and not source.temporary:
+        return _mfa_session(links, profile, settings, mfa, source), True
+    if serial:
+        log.debug(f"the source of {profile.name} is temporary credentials: the MFA code goes into AssumeRole (direct)")
+    return source, False
+
+
+def _duration(link: RoleLink, creds: Credentials, requested: Optional[int]) -> Optional[int]:
+    """--duration (final link only), else the profile's duration_seconds; capped at an hour
+    when assumed with session or role credentials, as AWS caps it."""
+    duration = requested or link.duration_seconds
+    if not creds.temporary:
+        return duration
+    if duration and duration > CHAINED_ROLE_SECONDS:
+        log.debug(f"roles assumed with session credentials last at most {CHAINED_ROLE_SECONDS} s; --direct from long-term keys gives longer")
+    return min(duration or CHAINED_ROLE_SECONDS, CHAINED_ROLE_SECONDS)
 
 
 def _why_missed(entry: Optional[dict], now) -> str:
@@ -137,24 +165,24 @@ def _why_missed(entry: Optional[dict], now) -> str:
     return f"{int(creds.seconds_left(now))} s left, under the {RENEW_SECONDS} s renewal margin or beyond any session"
 
 
-def _cached_mfa_session(profile: Profile, now) -> Optional[Credentials]:
-    if not (profile.source_profile and profile.mfa_serial):
+def _cached_mfa_session(links: Chain, now) -> Optional[Credentials]:
+    serial = links.session_serial
+    if not serial:
         return None
-    entry = cache.session_cache().get(cache.session_cache_key(profile.source_profile, profile.mfa_serial))
+    entry = cache.session_cache().get(cache.session_cache_key(links.source.profile, serial))
     return cache.fresh(cache.credentials_from_entry(entry), now, SESSION_MARGIN_SECONDS)
 
 
-def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Credentials:
+def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSource, keys: Credentials) -> Credentials:
+    """GetSessionToken with the source's long-term keys and a code, once for every chain that
+    starts from those keys and that device: other shells wait on the lock and reuse it."""
     from geodesic_stage import sts
 
-    found = _cached_mfa_session(profile, clock.now())
-    if found:
-        log.debug(f"MFA session for {profile.mfa_serial} from cache")
-        return found
+    serial = links.session_serial
     if not mfa.can_ask:
         # Refusing now beats waiting on another shell's prompt: the prompt hook must not hang.
-        mfa.code(profile.mfa_serial, None)
-    key = cache.session_cache_key(profile.source_profile, profile.mfa_serial)
+        mfa.code(serial, None)
+    key = cache.session_cache_key(links.source.profile, serial)
     lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
     with ExitStack() as held:
         try:
@@ -164,12 +192,12 @@ def _mfa_session(profile: Profile, settings: Settings, mfa: MfaSource) -> Creden
             # A cache nobody can write holds no session to share: go on without the lock.
             log.debug(f"no lock at {lock_path} ({e.strerror})")
         # The shell that held the lock may have just bought the session.
-        found = _cached_mfa_session(profile, clock.now())
+        found = _cached_mfa_session(links, clock.now())
         if found:
             log.debug("MFA session bought by another shell while waiting")
             return found
-        log.debug(f"no MFA session cached for {profile.source_profile} + {profile.mfa_serial}: GetSessionToken with a code")
-        creds = _with_code(mfa, profile, lambda code: sts.get_session_token(profile, code, settings.session_seconds))
+        log.debug(f"no MFA session cached for {links.source.profile} + {serial}: GetSessionToken with a code")
+        creds = _with_code(mfa, serial, lambda code: sts.get_session_token(profile, keys, serial, code, settings.session_seconds))
         _store(cache.session_cache(), key, cache.entry_from_credentials(creds))
         return creds
 
@@ -178,25 +206,17 @@ def _say_waiting() -> None:
     log.say("another shell is asking for the MFA code; waiting for it...")
 
 
-def _with_code(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
-    from geodesic_stage import sts
-
-    # Missing source keys are worth knowing before typing a code, not after.
-    sts.require_source(profile)
-    return _with_code_only(mfa, profile, call)
-
-
-def _with_code_only(mfa: MfaSource, profile: Profile, call: Callable[[str], object]):
+def _with_code(mfa: MfaSource, serial: str, call: Callable[[str], object]):
     notice = None
     for attempt in range(1, mfa.attempts + 1):
-        code = mfa.code(profile.mfa_serial, notice)
+        code = mfa.code(serial, notice)
         try:
             return call(code)
         except MfaRejected:
             log.debug(f"MFA code rejected, attempt {attempt} of {mfa.attempts}")
             notice = f"AWS rejected that code ({attempt} of {mfa.attempts}); enter the next code your device shows."
     raise AwsError(
-        f"AWS rejected the MFA code for {profile.mfa_serial} ({mfa.attempts} tries); "
+        f"AWS rejected the MFA code for {serial} ({mfa.attempts} tries); "
         "check that the device is the one in mfa_serial and that its clock is right"
     )
 

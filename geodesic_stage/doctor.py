@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from geodesic_stage import awsconfig, cache, clock, resolve, topology
+from geodesic_stage import awsconfig, cache, chain, clock, resolve, topology
 from geodesic_stage.errors import AwsError, ConfigError, StageError
 from geodesic_stage.model import Profile
 
@@ -95,7 +95,10 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     profiles = {}
     for name in names:
         try:
-            profiles[name] = context.stage(name).profile
+            profiles[name] = resolve.resolve_profile(
+                name, context.profiles, context.stages, context.request, context.config_path,
+                sso_sessions=lambda: awsconfig.load_sso_sessions(context.config_path),
+            )
         except StageError as e:
             findings.append(from_exception(e))
     stage = environ.get("STAGE")
@@ -107,7 +110,15 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     return profiles, findings
 
 
-def check_profiles(stages: Mapping[str, Profile]) -> List[Finding]:
+def _mfa_upstream(source: str, config_profiles: Mapping[str, dict], depth: int = 0) -> bool:
+    """Whether a role profile up the chain from `source` has mfa_serial (a chain's MFA can sit on any link)."""
+    section = config_profiles.get(source, {})
+    if "role_arn" not in section or depth > len(config_profiles):
+        return False
+    return "mfa_serial" in section or _mfa_upstream(section.get("source_profile", ""), config_profiles, depth + 1)
+
+
+def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
     findings = []
     for profile in stages.values():
         where = f"profile {profile.name}"
@@ -117,13 +128,14 @@ def check_profiles(stages: Mapping[str, Profile]) -> List[Finding]:
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
             ))
         if not profile.mfa_serial:
-            findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
+            if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
+                findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
         elif not MFA_ARN.match(profile.mfa_serial):
             findings.append(error(
                 f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device ARN",
                 "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER",
             ))
-        if not profile.source_profile:
+        if not profile.source_profile and not config_profiles.get(profile.name, {}).get("credential_source"):
             findings.append(error(f"{where} has no source_profile", "add source_profile=NAME of your long-lived keys"))
         if not profile.region:
             findings.append(warning(f"{where} has no region", "add region=REGION (e.g. us-west-2) to the profile"))
@@ -156,6 +168,31 @@ def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, d
                 f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings
+
+
+def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], credentials: Mapping[str, dict], where: str) -> List[Finding]:
+    """Each stage's chain resolves and STS would take its settings; a chain whose MFA code
+    cannot buy an MFA session (temporary source keys) is said to go direct."""
+    findings = []
+    for profile in stages.values():
+        try:
+            links = chain.resolve(profile.name, config_profiles, credentials, where)
+            chain.check(links)
+        except ConfigError as e:
+            findings.append(from_exception(e))
+            continue
+        if links.roles and links.roles[0].mfa_serial and links.source.kind == chain.STATIC and links.source.temporary:
+            findings.append(warning(
+                f"profile {profile.name} starts from temporary keys in [{links.source.profile}] (aws_session_token): "
+                "AWS takes GetSessionToken only from an IAM user's long-term keys, so its MFA code goes straight into "
+                f"AssumeRole (direct mode) and role sessions from it last at most an hour",
+                f"nothing to do; for one code across stages give [{links.source.profile}] an IAM user's access keys",
+            ))
+    unique = []
+    for finding in findings:
+        if finding not in unique:
+            unique.append(finding)
+    return unique
 
 
 def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
@@ -279,13 +316,21 @@ def _open_to_others(path: str) -> bool:
         return False
 
 
-def check_clock(profile: Profile) -> List[Finding]:
-    """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much."""
-    from geodesic_stage import sts
+def check_clock(profile: Profile, context) -> List[Finding]:
+    """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much.
+    Signed with the stage's source keys, when its chain starts from static keys."""
+    from geodesic_stage import sources, sts
 
-    before = clock.now()
     try:
-        date, refused = sts.server_date(profile)
+        links = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path)
+        if links.source.kind != chain.STATIC:
+            return [warning(
+                f"clock not checked against STS: profile {profile.name} starts from {links.source.kind}, not keys",
+                "run 'aws sts get-caller-identity' to see that AWS accepts this clock",
+            )]
+        keys = sources.obtain(links.source, profile.region or sts.DEFAULT_REGION)
+        before = clock.now()
+        date, refused = sts.server_date(profile, keys)
     except AwsError as e:
         return [error(e.message.partition("; ")[0], "check the network or AWS_ENDPOINT_URL_STS, or pass --offline")]
     except ConfigError as e:
@@ -303,8 +348,8 @@ def check_clock(profile: Profile) -> List[Finding]:
         )]
     if refused:
         return [error(
-            f"STS refused the keys of source profile {profile.source_profile!r} ({refused})",
-            f"check or rotate the keys under [{profile.source_profile}] in {awsconfig.credentials_path()}",
+            f"STS refused the keys of source profile {links.source.profile!r} ({refused})",
+            f"check or rotate the keys under [{links.source.profile}] in {awsconfig.credentials_path()}",
         )]
     return []
 
@@ -327,11 +372,13 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
         report.findings += findings
     # The checks below are for role profiles; an Identity Center stage has none of their settings.
     stages = {s: p for s, p in report.stages.items() if not p.sso}
-    report.findings += check_profiles(stages)
-    source_findings = check_sources(stages, context.profiles) if stages else []
-    report.findings += source_findings
     if sso_stages and not stages:
         report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
+    report.findings += check_profiles(stages, context.profiles)
+    source_findings = check_sources(stages, context.profiles) if stages else []
+    report.findings += source_findings
+    if not source_findings:
+        report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)
     if stages:
         declared = declared_topology or context.stages.topology
         report.topology = declared or topology.infer(stages)
@@ -342,7 +389,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     report.findings += check_cache()
     signer = next((p for p in stages.values() if p.source_profile), None)
     if not offline and signer and not source_findings:
-        report.findings += check_clock(signer)
+        report.findings += check_clock(signer, context)
     elif not offline and stages:
         report.findings.append(warning(
             "clock not checked against STS: no usable source keys to sign the call", "fix the source profile first"

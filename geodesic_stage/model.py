@@ -70,10 +70,17 @@ class Stage:
 
 @dataclass(frozen=True)
 class Credentials:
+    """AWS keys; an IAM user's long-term keys have no session token and no expiration."""
+
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str = field(repr=False)
-    expiration: datetime
+    expiration: Optional[datetime]
+
+    @property
+    def temporary(self) -> bool:
+        """Session credentials: GetSessionToken refuses them, and AWS caps roles assumed with them at one hour."""
+        return bool(self.session_token)
 
     def seconds_left(self, at: datetime) -> float:
         return (self.expiration - at).total_seconds()

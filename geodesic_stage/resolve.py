@@ -1,7 +1,7 @@
-"""Which profile a stage means: pure functions over the parsed config files."""
+"""Which profile a stage means, and the chain that reaches it: pure functions over the parsed config files."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Mapping, Optional
 
 from geodesic_stage import chain, log, sso
@@ -99,12 +99,37 @@ def resolve(
     credentials: Optional[Mapping[str, dict]] = None,
     sso_sessions: Callable[[], Mapping[str, dict]] = dict,
 ) -> Stage:
-    """The stage's profile and the chain of links it is reached by, gaps filled from the stages file.
+    """The stage's profile and the chain of links that reaches it.
 
     `profiles` are the config's profiles (with the credentials file's sections merged in, as
     botocore sees them); `credentials` the credentials file's sections alone, for the order in
     which botocore takes keys; `sso_sessions` gives the config's [sso-session] sections, read
     only for an Identity Center profile."""
+    profile, profiles = _profile(stage, profiles, stages, request, config_path, sso_sessions)
+    if profile.sso:
+        # An Identity Center stage: a chain of one SSO root and no role links.
+        return Stage(name=stage, profile=profile, chain=chain.Chain(chain.Source(profile.name, chain.SSO)))
+    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file")
+    mfa_process = profile.mfa_process or next(
+        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    )
+    root = links.source.profile
+    return Stage(
+        name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links,
+        sso_root=sso.role_of(root, profiles[root], sso_sessions(), config_path) if links.source.kind == chain.SSO else None,
+    )
+
+
+def resolve_profile(
+    stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config",
+    sso_sessions: Callable[[], Mapping[str, dict]] = dict,
+) -> Profile:
+    """The stage's own profile, whatever its source holds (for doctor, which reports sources itself)."""
+    return _profile(stage, profiles, stages, request, config_path, sso_sessions)[0]
+
+
+def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str, sso_sessions):
+    """The stage's profile, gaps filled from the stages file, and the profiles with that filling."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
     if section is None:
@@ -113,15 +138,10 @@ def resolve(
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
     if sso.is_sso(section) and "role_arn" not in section:
-        # An Identity Center stage: a chain of one SSO root and no role links.
         region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
         role = sso.role_of(name, section, sso_sessions(), config_path)
         log.debug(f"stage {stage}: profile {name} signs in to Identity Center ({sso.describe(role.session)})")
-        return Stage(
-            name=stage,
-            profile=Profile(name=name, role_arn="", region=region, sso=role),
-            chain=chain.Chain(chain.Source(name, chain.SSO)),
-        )
+        return Profile(name=name, role_arn="", region=region, sso=role), profiles
     if "role_arn" not in section and entry and entry.role_arn:
         section = dict(section, role_arn=entry.role_arn)
         profiles = dict(profiles, **{name: section})
@@ -130,27 +150,17 @@ def resolve(
             f"profile {name!r} in {config_path} has no role_arn; "
             "add role_arn = arn:aws:iam::ACCOUNT:role/NAME (or run 'geodesic-stage init')"
         )
-    links = chain.resolve(name, profiles, credentials or {}, config_path)
+    link = chain.role_link(name, section, config_path)
     region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
-    # A web-identity profile is its own source: no role link, its role_arn its own.
-    final = links.roles[-1] if links.roles else chain.RoleLink(name, section["role_arn"])
-    mfa_process = section.get("mfa_process") or next(
-        (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
+    profile = Profile(
+        name=name,
+        role_arn=link.role_arn,
+        source_profile=section.get("source_profile"),
+        mfa_serial=link.mfa_serial,
+        region=region,
+        external_id=link.external_id,
+        role_session_name=link.role_session_name,
+        duration_seconds=link.duration_seconds,
+        mfa_process=section.get("mfa_process"),
     )
-    return Stage(
-        name=stage,
-        profile=Profile(
-            name=name,
-            role_arn=final.role_arn,
-            source_profile=section.get("source_profile"),
-            mfa_serial=final.mfa_serial,
-            region=region,
-            external_id=final.external_id,
-            role_session_name=final.role_session_name,
-            duration_seconds=final.duration_seconds,
-            mfa_process=mfa_process,
-        ),
-        chain=links,
-        sso_root=sso.role_of(links.source.profile, profiles[links.source.profile], sso_sessions(), config_path)
-        if links.source.kind == chain.SSO else None,
-    )
+    return profile, profiles

@@ -237,6 +237,15 @@ def obtain(stage: Stage, can_sign_in: bool) -> Session:
     return Session(stage, creds, session_end(role, creds, clock.now()))
 
 
+def root_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Credentials:
+    """A role chain's first credentials: the SSO root's cached ones while they last the AssumeRole call, else new."""
+    found = cached_role_credentials(role, clock.now(), TOKEN_MARGIN_SECONDS)
+    if found:
+        log.debug(f"the Identity Center role of the chain's root from cache (SSO key {role_cache_key(role)})")
+        return found
+    return role_credentials(role, can_sign_in, stage_name)
+
+
 def role_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Credentials:
     """GetRoleCredentials for the role, cached under botocore's key; for a chain's SSO root too."""
     from geodesic_stage import sso_client

@@ -1,6 +1,5 @@
 """The STS calls, through boto3. Imported only when the cache cannot answer."""
 
-import functools
 import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -8,70 +7,50 @@ from typing import Optional, Tuple
 
 import boto3
 import botocore.exceptions as bex
+from botocore import xform_name
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from geodesic_stage import log
-from geodesic_stage.awsconfig import credentials_path
+from geodesic_stage.awsconfig import config_path, credentials_path
 from geodesic_stage.cache import credentials_from_entry
+from geodesic_stage.chain import RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.model import Credentials, Profile
 
 # Bounded waits: a dead endpoint costs seconds, not minutes. Attempts: AWS_MAX_ATTEMPTS or the
-# profile's max_attempts, as the AWS CLI reads them, else standard mode's 3.
+# stage profile's max_attempts (the profile every client here is made for), else standard mode's 3.
 _CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard"})
 DEFAULT_REGION = "us-east-1"
 
 
-def require_source(profile: Profile) -> None:
-    """Raise ConfigError now if the source profile has no usable keys."""
-    _session_for_source(profile)
+def _client(profile: Profile, credentials: Credentials):
+    """An STS client signed with exactly `credentials`, configured as `aws --profile STAGE` would be.
 
-
-@functools.lru_cache(maxsize=None)
-def _session_for_source(profile: Profile):
-    source = profile.source_profile
-    if not source:
-        raise ConfigError(f"profile {profile.name!r} has no source_profile; add source_profile = NAME of your long-lived keys")
-    try:
-        session = boto3.Session(profile_name=source)
-        creds = session.get_credentials()
-    except bex.ProfileNotFound:
-        raise ConfigError(
-            f"source profile {source!r} of {profile.name!r} is not in {credentials_path()} or the AWS config; "
-            f"add [{source}] with aws_access_key_id and aws_secret_access_key"
-        )
-    except bex.BotoCoreError as e:
-        raise ConfigError(f"source profile {source!r} cannot be used: {e}")
-    if creds is None:
-        raise ConfigError(
-            f"source profile {source!r} has no credentials; add aws_access_key_id and "
-            f"aws_secret_access_key under [{source}] in {credentials_path()}"
-        )
-    return session
-
-
-def _client(profile: Profile, credentials: Optional[Credentials]):
+    Naming the profile keeps AWS_PROFILE and AWS_DEFAULT_PROFILE out of it; explicit keys keep
+    the environment's keys out, and botocore never resolves (or prompts for) a profile's credentials."""
     region = profile.region or DEFAULT_REGION
-    if credentials is None:
-        session = _session_for_source(profile)
-    else:
+    try:
         session = boto3.Session(
+            profile_name=profile.name,
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
+            aws_session_token=credentials.session_token or None,
         )
-    try:
         return session.client("sts", region_name=region, config=_CONFIG)
+    except bex.ProfileNotFound:
+        raise ConfigError(f"profile {profile.name!r} is in neither {config_path()} nor {credentials_path()}")
     except bex.InvalidRegionError:
         raise ConfigError(f"profile {profile.name!r} has region {region!r}, which is not an AWS region name")
+    except bex.BotoCoreError as e:
+        raise ConfigError(f"profile {profile.name!r} cannot be used: {_printable(str(e).splitlines()[0] if str(e) else e)}")
 
 
 def _call(client, operation: str, **kwargs) -> dict:
     endpoint = client.meta.endpoint_url
     log.debug(f"STS {operation} at {endpoint}")
     try:
-        return getattr(client, _snake(operation))(**kwargs)
+        return getattr(client, xform_name(operation))(**kwargs)
     except bex.ClientError as e:
         error = e.response.get("Error", {})
         code, message = _printable(error.get("Code", "Unknown")), _printable(error.get("Message", ""))
@@ -83,6 +62,8 @@ def _call(client, operation: str, **kwargs) -> dict:
     except ResponseParserError:
         # Its text quotes the body, which may hold credentials: name the endpoint only.
         raise AwsError(f"STS at {endpoint} answered {operation} with something that is not an STS response; check AWS_ENDPOINT_URL_STS")
+    except bex.ParamValidationError as e:
+        raise ConfigError(f"STS {operation} would be refused: {_printable(str(e).splitlines()[-1])}")
     except bex.NoCredentialsError:
         raise ConfigError("no credentials to call STS with; check the source profile")
 
@@ -90,10 +71,6 @@ def _call(client, operation: str, **kwargs) -> dict:
 def _printable(text) -> str:
     """Text from the server as one printable line: no escape sequences reach the terminal."""
     return "".join(c if c.isprintable() else "?" for c in str(text))[:300]
-
-
-def _snake(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 def _credentials(response: dict, operation: str, client) -> Credentials:
@@ -109,36 +86,40 @@ def _jsonable(creds):
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in creds.items()}
 
 
-def role_session_name(profile: Profile) -> str:
-    if profile.role_session_name:
-        return profile.role_session_name
-    user = (profile.mfa_serial or "").rsplit("/", 1)[-1]
+def role_session_name(link: RoleLink, serial: Optional[str] = None) -> str:
+    """The link's role_session_name, else one naming the MFA user (the link's device, else `serial`)."""
+    if link.role_session_name:
+        return link.role_session_name
+    user = (link.mfa_serial or serial or "").rsplit("/", 1)[-1]
     name = re.sub(r"[^\w+=,.@-]", "-", f"geodesic-stage-{user}" if user else "geodesic-stage")
     return name[:64]
 
 
-def get_session_token(profile: Profile, code: str, duration: int) -> Credentials:
-    client = _client(profile, None)
-    response = _call(
-        client, "GetSessionToken", DurationSeconds=duration, SerialNumber=profile.mfa_serial, TokenCode=code
-    )
+def get_session_token(profile: Profile, credentials: Credentials, serial: str, code: str, duration: int) -> Credentials:
+    """An MFA session; `credentials` must be an IAM user's long-term keys (AWS refuses any other)."""
+    if credentials.temporary:
+        raise ValueError("GetSessionToken needs long-term keys")  # the caller checks; a bug if reached
+    client = _client(profile, credentials)
+    response = _call(client, "GetSessionToken", DurationSeconds=duration, SerialNumber=serial, TokenCode=code)
     return _credentials(response, "GetSessionToken", client)
 
 
 def assume_role(
     profile: Profile,
+    link: RoleLink,
+    credentials: Credentials,
     *,
-    credentials: Optional[Credentials] = None,
     code: Optional[str] = None,
     duration: Optional[int] = None,
+    serial: Optional[str] = None,
 ) -> tuple:
-    """AssumeRole from the source profile (or given credentials); returns (Credentials, AssumedRoleUser)."""
+    """AssumeRole of one link, signed with `credentials`; returns (Credentials, AssumedRoleUser)."""
     client = _client(profile, credentials)
-    kwargs = {"RoleArn": profile.role_arn, "RoleSessionName": role_session_name(profile)}
-    if profile.external_id:
-        kwargs["ExternalId"] = profile.external_id
+    kwargs = {"RoleArn": link.role_arn, "RoleSessionName": role_session_name(link, serial)}
+    if link.external_id:
+        kwargs["ExternalId"] = link.external_id
     if code is not None:
-        kwargs["SerialNumber"] = profile.mfa_serial
+        kwargs["SerialNumber"] = link.mfa_serial
         kwargs["TokenCode"] = code
     if duration:
         kwargs["DurationSeconds"] = duration
@@ -151,10 +132,10 @@ def caller_identity(profile: Profile, credentials: Credentials) -> dict:
     return {k: response.get(k) for k in ("Account", "Arn", "UserId")}
 
 
-def server_date(profile: Profile) -> Tuple[datetime, Optional[str]]:
-    """STS's clock: the Date header of a GetCallerIdentity signed with the profile's source keys,
+def server_date(profile: Profile, credentials: Credentials) -> Tuple[datetime, Optional[str]]:
+    """STS's clock: the Date header of a GetCallerIdentity signed with `credentials`,
     and the error code when STS refused the call (its answer still carries the date)."""
-    client = _client(profile, None)
+    client = _client(profile, credentials)
     refused = None
     try:
         metadata = client.get_caller_identity()["ResponseMetadata"]

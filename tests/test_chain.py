@@ -217,7 +217,8 @@ def test_a_role_profile_sourcing_itself_without_keys_is_a_cycle():
 
 def test_a_missing_source_profile_is_named():
     assert refused({"s": {"role_arn": ARN, "source_profile": "cpco"}}) == (
-        "source_profile 'cpco' of profile 's' is not in ~/.aws/config"
+        "source_profile 'cpco' of profile 's' is not in ~/.aws/config; add [cpco] with aws_access_key_id "
+        "and aws_secret_access_key (aws configure --profile cpco)"
     )
 
 

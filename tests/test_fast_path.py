@@ -60,6 +60,35 @@ def test_a_cached_use_and_the_everyday_commands_never_load_boto3_or_prompt_toolk
     assert sts.calls == []
 
 
+CHAIN = """
+[profile cpco-identity-admin]
+region = us-west-2
+role_arn = arn:aws:iam::323330167063:role/cpco-identity-admin
+mfa_serial = arn:aws:iam::323330167063:mfa/admin@cloudposse.co
+source_profile = cpco
+
+[profile cpco-chain-admin]
+region = us-west-2
+role_arn = arn:aws:iam::126450723953:role/cpco-chain-admin
+source_profile = cpco-identity-admin
+"""
+
+
+@ANY_TOPOLOGY
+def test_a_cached_role_chain_is_served_from_its_final_link_without_boto3(env, topology, sts, home):
+    config = home / ".aws" / "config"
+    config.write_text(config.read_text() + CHAIN)
+    first = run_cli(env, "use", "chain", "--mfa-token", CODE)
+    assert first.returncode == 0, first.stderr
+    assert [action for action, _ in sts.calls] == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+
+    sts.reset()
+    modules = imported_modules(env, "use", "chain")
+    assert "geodesic_stage.chain" in modules
+    assert heavy(modules) == set(), f"a cached chain imported {sorted(heavy(modules))}"
+    assert sts.calls == []
+
+
 def strace_prompts(env: dict, tmp_path, before: list, geodesic: bool, at_start: str = ":") -> tuple:
     """An interactive bash (stdin a script) runs the lines `before`, then `at_start` and draws
     50 ordinary prompts between two markers; every prompt runs PROMPT_COMMAND, as at a terminal.
