@@ -26,6 +26,9 @@ def obtain(source: chain.Source, region: str) -> Credentials:
 def static_keys(source: chain.Source, section: Mapping[str, str]) -> Credentials:
     """The keys in the source profile's section of the file botocore takes them from."""
     log.debug(f"source: static keys of profile {source.profile} in the {source.file} file")
+    if not section.get("aws_access_key_id") or not section.get("aws_secret_access_key"):
+        # The file changed since the chain was read from it.
+        raise ConfigError(f"profile {source.profile!r} no longer holds aws_access_key_id and aws_secret_access_key; add them")
     return Credentials(
         section["aws_access_key_id"], section["aws_secret_access_key"], section.get("aws_session_token") or "", None
     )

@@ -5,8 +5,11 @@ driven with a recording STS client (no network), over a corpus of config files."
 import sys
 from datetime import datetime, timedelta, timezone
 
+import botocore.exceptions
 import botocore.session
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from geodesic_stage import awsconfig, chain
 from geodesic_stage.errors import ConfigError
@@ -139,8 +142,15 @@ def botocore_walk(profile):
     provider._client_creator = lambda service, **kw: RecordingSts(calls, kw.get("aws_access_key_id"))
     provider._prompter = lambda prompt: "123456"
     provider.cache = {}
-    session.get_credentials().get_frozen_credentials()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise NoCredentials(profile)
+    credentials.get_frozen_credentials()
     return calls
+
+
+class NoCredentials(Exception):
+    """botocore found no credentials for the profile at all."""
 
 
 def our_chain(tmp_path):
@@ -268,3 +278,83 @@ def test_durations_and_region_from_the_command_line_are_checked_too():
     for args, message in (((None, 899), "--duration"), ((None, None, 129601), "MFA session"), (("us west",), "region")):
         with pytest.raises(ConfigError, match=message):
             chain.check(resolved, *args)
+
+
+# Any graph of a few profiles: keys or not, role or not, each role's source any profile (or none).
+NAMES = ["p0", "p1", "p2", "p3"]
+SECTION = st.fixed_dictionaries(
+    {},
+    optional={
+        "keys": st.sampled_from(["config", "credentials", "temporary"]),
+        "role": st.integers(100000000000, 100000000003),
+        "source_profile": st.sampled_from(NAMES + ["missing"]),
+        "mfa": st.just(True),
+        "credential_source": st.sampled_from(["Environment", "Magic"]),
+    },
+)
+
+
+def files_of(graph: dict) -> tuple:
+    config, credentials = [], []
+    for name, section in graph.items():
+        lines = []
+        if "role" in section:
+            lines.append(f"role_arn = arn:aws:iam::{section['role']}:role/{name}")
+        for key in ("source_profile", "credential_source"):
+            if key in section:
+                lines.append(f"{key} = {section[key]}")
+        if section.get("mfa"):
+            lines.append(f"mfa_serial = {MFA}")
+        keys = [f"aws_access_key_id = AKIA{name.upper()}", "aws_secret_access_key = s"]
+        if section.get("keys") == "temporary":
+            keys.append("aws_session_token = t")
+        if section.get("keys") == "credentials":
+            credentials.append(f"[{name}]\n" + "\n".join(keys) + "\n")
+        elif "keys" in section:
+            lines += keys
+        config.append(f"[profile {name}]\n" + "\n".join(lines) + "\n")
+    return "".join(config), "".join(credentials)
+
+
+# Mostly each profile a role sourcing the next, so that chains of every depth come up, with
+# cycles, dead ends, keys on a role and temporary keys mixed in.
+def link(index: int):
+    following = NAMES[index + 1] if index + 1 < len(NAMES) else NAMES[0]
+    return st.fixed_dictionaries(
+        {"role": st.integers(100000000000, 100000000003),
+         "source_profile": st.one_of(st.just(following), st.sampled_from(NAMES))},
+        optional={"mfa": st.just(True), "keys": st.sampled_from(["config", "credentials", "temporary"])},
+    )
+
+
+KEYS_ONLY = st.fixed_dictionaries({"keys": st.sampled_from(["config", "credentials", "temporary"])})
+GRAPH = st.fixed_dictionaries({
+    name: st.one_of(link(i), SECTION) if i < len(NAMES) - 1 else st.one_of(KEYS_ONLY, SECTION)
+    for i, name in enumerate(NAMES)
+})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=GRAPH)
+def test_any_graph_of_profiles_resolves_as_botocore_walks_it_or_is_refused_as_botocore_refuses_it(tmp_path, monkeypatch, graph):
+    write_files(tmp_path, monkeypatch, *files_of(graph))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    try:
+        expected = botocore_walk("p0")
+    except (botocore.exceptions.BotoCoreError, NoCredentials):
+        expected = None
+    profiles, credentials = our_chain(tmp_path)
+    try:
+        resolved = chain.resolve("p0", profiles, credentials)
+    except ConfigError:
+        resolved = None
+    event("refused" if expected is None else f"{len(expected)} role(s)")
+    if expected is None or resolved is None:
+        assert expected is None and resolved is None, (graph, expected, resolved)
+        return
+    if not expected:
+        assert resolved.roles == (), graph  # p0 is its own source: no role to assume
+        return
+    assert [(r.role_arn, r.mfa_serial) for r in resolved.roles] == [(arn, serial) for arn, serial, _ in expected]
+    assert source_key(resolved.source, profiles, credentials) == expected[0][2]
