@@ -24,7 +24,7 @@ def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
 
 
 def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list]:
-    from geodesic_stage.doctor import error, warning
+    from geodesic_stage.doctor import warning
 
     now = clock.now()
     notes, findings = [], []
@@ -68,7 +68,7 @@ def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
                 findings.append(error(
                     f"profile {profile.name}: permission set {role.role_name} is not yours in account {role.account_id} "
                     f"({accounts[role.account_id]}); yours there: {', '.join(roles) or 'none'}",
-                    f"set sso_role_name to one of them, or ask your Identity Center administrator",
+                    "set sso_role_name to one of them, or ask your Identity Center administrator",
                 ))
         return findings
     except (AwsError, StageError) as e:

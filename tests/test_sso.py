@@ -19,7 +19,7 @@ import pytest
 
 from conftest import BIN, run_aws, run_cli
 from ptyshell import Shell, plain
-from sso_support import SESSION, SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
+from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
 from ssofake import role_name_in_account
 
 HERE = Path(__file__).resolve().parent

@@ -9,7 +9,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 from conftest import run_aws
-from sso_support import SESSION, SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
+from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
 from ssofake import role_name_in_account
 
 
