@@ -280,8 +280,13 @@ def test_the_prompt_renews_an_sso_stage_silently_while_the_sign_in_lasts_then_sh
     from sso_support import ACCOUNTS
 
     fake = SsoFake(fake_sts.url, ACCOUNTS)
+    # A geodesic-stage in front of the real one that notes each run, to count the processes the hook starts.
+    shim, runs = tmp_path / "shim", tmp_path / "runs"
+    shim.mkdir()
+    (shim / "geodesic-stage").write_text(f'#!/bin/sh\necho "$*" >> {runs}\nexec {BIN / "geodesic-stage"} "$@"\n')
+    (shim / "geodesic-stage").chmod(0o755)
     env = fake_clock.apply(dict(
-        clean_environ(), HOME=str(sso_home), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        clean_environ(), HOME=str(sso_home), PATH=f"{shim}{os.pathsep}{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         AWS_ENDPOINT_URL_STS=fake_sts.url, AWS_ENDPOINT_URL_SSO=fake.url, AWS_ENDPOINT_URL_SSO_OIDC=fake.url,
         AWS_EC2_METADATA_DISABLED="true", NAMESPACE="acme", PYTHONDONTWRITEBYTECODE="1",
     ))
@@ -309,8 +314,11 @@ def test_the_prompt_renews_an_sso_stage_silently_while_the_sign_in_lasts_then_sh
         hint = s.expect(re.escape("PROMPT$ ")).strip().splitlines()
         assert s.last_prompt_line() == "[testing expired] PROMPT$ "
         assert "run 'stage use testing' for a new MFA code or sign-in" in hint[-2]
+        started = runs.read_text().count("refresh")
+        fake_clock.advance(5 * 60)  # past the hook's once-a-minute retry: it knows a person must act now
         s.run("")
         assert s.last_prompt_line() == "[testing expired] PROMPT$ "
+        assert runs.read_text().count("refresh") == started, "the hook started no process once renewal needed a person"
         assert "Enter MFA code" not in "".join(s.transcript) and fake.count("StartDeviceAuthorization") == 0
     finally:
         s.close()

@@ -81,9 +81,9 @@ __geodesic_stage_label() {
 	# At most one renewal attempt a minute, so a dead network costs one wait, not one per Enter.
 	if ((left < 600 && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= 60)); then
 		__geodesic_stage_renewing=$now
-		if stage refresh; then
-			return 0
-		fi
+		stage refresh && return 0
+		# Exit 3: only a person can renew now (a new MFA code or sign-in); stop starting processes.
+		(($? == 3)) && __geodesic_stage_session_epoch=0
 	fi
 	if ((left <= 0)); then
 		__geodesic_stage_state=expired
