@@ -77,6 +77,8 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     log.debug(f"mfa_mode {settings.mfa_mode}; {profile.name} is reached by {links.describe()}")
     now = clock.now()
     start, creds = _deepest_cached(links, now)
+    if not mfa.can_ask:
+        _refuse_early(links, start, serial, mfa)
     from_mfa_session = False
     if creds is None:
         creds, from_mfa_session = _first_credentials(stage, settings, serial, mfa)
@@ -109,6 +111,15 @@ def _renewable_until(stage: Stage, creds: Credentials, now):
         return sso.session_end(stage.sso_root, creds, now)
     session = _cached_mfa_session(stage.chain, now)
     return session.expiration if session else creds.expiration
+
+
+def _refuse_early(links: Chain, start: int, serial: Optional[str], mfa: MfaSource) -> None:
+    """A walk that will need a code it cannot get stops before its first call: the prompt hook
+    must not assume half a chain. (A first role that an MFA session may serve is left to that.)"""
+    for index in range(start, len(links.roles)):
+        link = links.roles[index]
+        if link.mfa_serial and not (index == 0 and serial):
+            mfa.code(link.mfa_serial, None)
 
 
 def _deepest_cached(links: Chain, now) -> Tuple[int, Optional[Credentials]]:
@@ -169,8 +180,17 @@ def _cached_mfa_session(links: Chain, now) -> Optional[Credentials]:
     serial = links.session_serial
     if not serial:
         return None
-    entry = cache.session_cache().get(cache.session_cache_key(links.source.profile, serial))
+    entry = cache.session_cache().get(_session_key(links, serial))
     return cache.fresh(cache.credentials_from_entry(entry), now, SESSION_MARGIN_SECONDS)
+
+
+def _session_key(links: Chain, serial: str) -> str:
+    """Whose MFA session this is: the source profile's keys and the device. Keys that come from
+    the environment differ from shell to shell, so their key id is part of the owner."""
+    owner = links.source.profile
+    if links.source.credential_source == "Environment":
+        owner += "|" + os.environ.get("AWS_ACCESS_KEY_ID", "")
+    return cache.session_cache_key(owner, serial)
 
 
 def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSource, keys: Credentials) -> Credentials:
@@ -182,7 +202,7 @@ def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSou
     if not mfa.can_ask:
         # Refusing now beats waiting on another shell's prompt: the prompt hook must not hang.
         mfa.code(serial, None)
-    key = cache.session_cache_key(links.source.profile, serial)
+    key = _session_key(links, serial)
     lock_path = os.path.join(cache.session_cache_dir(), key + ".lock")
     with ExitStack() as held:
         try:

@@ -5,6 +5,7 @@ driven with a recording STS client (no network), over a corpus of config files."
 import sys
 from datetime import datetime, timedelta, timezone
 
+import botocore.configloader
 import botocore.exceptions
 import botocore.session
 import pytest
@@ -358,3 +359,24 @@ def test_any_graph_of_profiles_resolves_as_botocore_walks_it_or_is_refused_as_bo
         return
     assert [(r.role_arn, r.mfa_serial) for r in resolved.roles] == [(arn, serial) for arn, serial, _ in expected]
     assert source_key(resolved.source, profiles, credentials) == expected[0][2]
+
+
+SECTION_NAME = st.one_of(
+    st.just("default"),
+    st.builds(
+        "profile{}{}".format,
+        st.sampled_from(["", " ", "  ", "\t"]),
+        st.text(st.sampled_from(list("\"'\\ ab-\t")), max_size=10),
+    ).map(str.strip),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(SECTION_NAME, min_size=1, max_size=4, unique=True))
+def test_section_names_name_the_profiles_botocores_parser_finds(tmp_path, names):
+    """Quoted names (`[profile "a b"]`), names shlex cannot split, `[profilex y]`: botocore's reading."""
+    path = tmp_path / "config"
+    path.write_text("".join(f"[{name}]\nregion = r{i}\n" for i, name in enumerate(names)))
+    theirs = botocore.configloader.load_config(str(path))["profiles"]
+    event(f"{len(theirs)} profile(s)")
+    assert awsconfig.load_profiles(str(path)) == theirs

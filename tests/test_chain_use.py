@@ -6,6 +6,8 @@ import re
 import pytest
 
 from conftest import run_cli
+from geodesic_stage import cache
+from geodesic_stage.model import Profile
 from test_integration import assert_one_line_error
 
 CODE = "123456"
@@ -169,3 +171,44 @@ def test_a_role_profile_only_in_the_credentials_file_is_a_stage(env, sts, home, 
 
     assert done.returncode == 0, done.stderr
     assert "AWS_PROFILE=cpco-testing-admin" in done.stdout
+
+
+@only_single
+def test_refresh_of_a_chain_whose_code_goes_direct_never_asks(env, sts, home, topology):
+    """The prompt hook's renewal: MFA on the last link of a chain needs a new code, so it says so and stops."""
+    add_config(home, f"""
+[profile cpco-identity-ops]
+region = us-west-2
+role_arn = arn:aws:iam::323330167063:role/ops
+source_profile = cpco
+
+[profile cpco-sandbox-admin]
+region = us-west-2
+role_arn = arn:aws:iam::333333333333:role/sandbox
+source_profile = cpco-identity-ops
+mfa_serial = {MFA}
+""")
+    in_stage = dict(env, STAGE="sandbox", AWS_PROFILE="cpco-sandbox-admin")
+
+    message = assert_one_line_error(run_cli(in_stage, "refresh"), 3)
+
+    assert MFA in message and "stage use sandbox" in message
+    assert sts.calls == []
+
+
+@only_single
+def test_an_mfa_session_bought_with_the_environments_keys_serves_those_keys_only(env, sts, home, topology):
+    add_config(home, f"""
+[profile cpco-ci-admin]
+region = us-west-2
+role_arn = arn:aws:iam::888888888888:role/ci
+credential_source = Environment
+mfa_serial = {MFA}
+""")
+    for key_id in ("AKIAFIRSTUSERKEYS001", "AKIASECONDUSERKEYS01"):
+        keys = dict(env, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY="s")
+        done = run_cli(keys, "use", "ci", "--profile", "cpco-ci-admin", "--mfa-token", CODE)
+        assert done.returncode == 0, done.stderr
+        (home / ".aws" / "cli" / "cache" / f"{cache.cli_cache_key(Profile('cpco-ci-admin', 'arn:aws:iam::888888888888:role/ci', mfa_serial=MFA))}.json").unlink()
+
+    assert sts.count("GetSessionToken") == 2

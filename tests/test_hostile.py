@@ -70,8 +70,9 @@ def session_file(home: Path) -> Path:
 @only_single
 def test_a_hostile_profile_name_and_region_reach_the_shell_as_themselves(env, sts, home, tmp_path):
     seed_cache(env)
+    # botocore reads a section name as shell words: quoted, so that it (and the AWS CLI) sees this name.
     (home / ".aws" / "config").write_text(
-        f"[profile {HOSTILE_PROFILE}]\nregion = {HOSTILE_REGION}\nrole_arn = {ROLE_ARN}\n"
+        f"[profile {shlex.quote(HOSTILE_PROFILE)}]\nregion = {HOSTILE_REGION}\nrole_arn = {ROLE_ARN}\n"
         f"mfa_serial = {SERIAL}\nsource_profile = cpco\n"
     )
     stages = tmp_path / "stages.conf"
