@@ -52,7 +52,8 @@ def sign_in(session: SsoSession) -> sso.Token:
         except KeyboardInterrupt:
             _say(terminal, "")
             raise Interrupted("sign-in cancelled; nothing changed")
-    sso._keep(session, token)
+        # Saved before the lock is let go: a shell waiting on it reads this token, not none.
+        sso._keep(session, token)
     return token
 
 
