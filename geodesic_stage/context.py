@@ -53,7 +53,10 @@ class Context:
     def stage(self, name: str) -> Stage:
         from geodesic_stage import keystore
 
-        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, keystore.may_hold)
+        return resolve.resolve(
+            name, self.profiles, self.stages, self.request, self.config_path, self.credentials, keystore.may_hold,
+            sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
+        )
 
     def known_stages(self) -> Dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)

@@ -111,7 +111,7 @@ def test_doctor_says_temporary_source_keys_go_direct(env, sts, home, topology):
     [
         ("credential_process = /nonexistent/bin/vault-helper --json", 2, "cannot run 'vault-helper'"),
         ("sso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Admin\n"
-         "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1", 3, "aws sso login --profile cpco"),
+         "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1", 3, "aws sso login --sso-session corp"),
     ],
     ids=["credential-process-missing", "sso-without-token"],
 )
