@@ -128,3 +128,14 @@ def load_credentials(path: str = "") -> dict[str, Section]:
     path = path or credentials_path()
     parser = _parse(path)
     return {section.strip(): dict(parser.items(section)) for section in parser.sections()}
+
+
+def load_sso_sessions(path: str = "") -> dict[str, Section]:
+    """`[sso-session NAME]` sections of an AWS config file by name, as botocore reads them."""
+    parser = _parse(path or config_path())
+    sessions = {}
+    for section in parser.sections():
+        words = section.split()
+        if len(words) == 2 and words[0] == "sso-session":
+            sessions[words[1]] = dict(parser.items(section))
+    return sessions

@@ -24,7 +24,7 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "console": (True, ("--open", *_STAGE, *_MFA)),
     "init": (False, (
         "--topology", "--namespace", "--role", "--region", "--root-account-id", "--mfa-serial", "--mfa-user",
-        "--source-profile", "--stage", "--dry-run", "--force",
+        "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region", "--sso-role", "--dry-run", "--force",
     )),
     "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
     "keys": (False, ()),
@@ -35,7 +35,8 @@ GLOBAL_OPTIONS = ("--help", "--version", "--debug")
 # Options followed by a value (the value is not a stage argument).
 TAKES_VALUE = {
     *_STAGE, "--duration", "--mfa-token", "--session-duration", "--format", "--topology", "--root-account-id",
-    "--mfa-serial", "--mfa-user", "--source-profile", "--stage",
+    "--mfa-serial", "--mfa-user", "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region",
+    "--sso-role",
 }
 
 
@@ -51,7 +52,7 @@ def candidates(words: Sequence[str], current: int) -> List[str]:
     takes_stage, options = COMMANDS[command]
     previous = before[-1] if before else ""
     if previous in TAKES_VALUE:
-        return _matching(_values(previous), word)
+        return _matching(_values(previous, command), word)
     if word.startswith("-"):
         return _matching(("--help", *options), word)
     arguments = _arguments(before[before.index(command) + 1 :])
@@ -75,7 +76,7 @@ def _arguments(words: Sequence[str]) -> List[str]:
     return found
 
 
-def _values(option: str) -> Iterable[str]:
+def _values(option: str, command: str) -> Iterable[str]:
     if option == "--format":
         from geodesic_stage.shell import FORMATS
 
@@ -83,7 +84,7 @@ def _values(option: str) -> Iterable[str]:
     if option == "--topology":
         from geodesic_stage.stages import TOPOLOGIES
 
-        return TOPOLOGIES
+        return (*TOPOLOGIES, "sso") if command == "init" else TOPOLOGIES
     if option == "--profile":
         return _config(lambda profiles, stages, request: sorted(profiles), ())
     return ()

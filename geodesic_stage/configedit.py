@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from geodesic_stage.errors import ConfigError
+from geodesic_stage import sso_topology
 from geodesic_stage.topology import KEYS
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _HEADER = re.compile(r"\[(?P<name>.+)\]")
-_WRITTEN_LINE = re.compile(r"(?P<key>" + "|".join(KEYS) + r")=\S[^\n]*\n?\Z")
+_WRITTEN_LINE = re.compile(r"(?P<key>[a-z_]+)=\S[^\n]*\n?\Z")
+_WRITTEN_HEADER = re.compile(r"\[(?P<kind>profile|sso-session) \S+\]\n?")
+# The key orders `init` writes, by kind of section.
+_ORDERS = {"profile": (KEYS, sso_topology.PROFILE_KEYS), "sso-session": (sso_topology.SESSION_KEYS,)}
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,19 @@ def profile_name(section: Section) -> Optional[str]:
     return words[1] if len(words) == 2 and words[0] == "profile" else None
 
 
+def block_name(section: Section) -> Optional[str]:
+    """The name `apply` knows a section by: the profile's name, or `sso-session NAME`."""
+    words = section.name.split()
+    if len(words) == 2 and words[0] == "sso-session":
+        return f"sso-session {words[1]}"
+    return profile_name(section)
+
+
 def written_by_init(text: str) -> bool:
     """Whether a section's text has exactly the form `init` writes (values aside)."""
     lines = _LINE.findall(text)
-    if not lines or not re.fullmatch(r"\[profile \S+\]\n?", lines[0]):
+    header = _WRITTEN_HEADER.fullmatch(lines[0]) if lines else None
+    if not header:
         return False
     keys = []
     for line in lines[1:]:
@@ -70,7 +83,7 @@ def written_by_init(text: str) -> bool:
         if not match:
             return False
         keys.append(match.group("key"))
-    return keys == [k for k in KEYS if k in keys]
+    return any(keys == [k for k in order if k in keys] for order in _ORDERS[header.group("kind")])
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def apply(text: str, blocks: Mapping[str, str], force: bool = False) -> Edit:
     present: Dict[str, None] = {}
     replaced, hand_changed = [], []
     for section in sections(text):
-        name = profile_name(section)
+        name = block_name(section)
         if name not in blocks or name in present:
             continue
         present[name] = None

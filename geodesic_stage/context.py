@@ -58,7 +58,10 @@ class Context:
         return self._credentials
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys)
+        return resolve.resolve(
+            name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys,
+            sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
+        )
 
     def known_stages(self) -> dict[str, str]:
         return resolve.known_stages(self.profiles, self.stages, self.request)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from geodesic_stage import cache, chain, clock, log
+from geodesic_stage import cache, chain, clock, log, sso
 from geodesic_stage.chain import Chain, RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.mfa import MfaSource
@@ -40,6 +40,8 @@ class Settings(Record):
 
 def from_cache(stage: Stage) -> Session | None:
     """The stage's cached credentials (its final link's entry) if they last long enough; no network, no boto3."""
+    if stage.profile.sso:
+        return sso.from_cache(stage)
     links = stage.chain
     now = clock.now()
     key = cache.link_key(links.final)
@@ -52,12 +54,14 @@ def from_cache(stage: Stage) -> Session | None:
         log.debug(f"cache miss for {links.profile} (key {key}): {_why_missed(entry, now)}")
         return None
     log.debug(f"cache hit for {links.profile} (key {key}), {clock.minutes_left(creds.expiration, now)} min left")
-    session = _cached_mfa_session(links, now)
-    return Session(stage, creds, session.expiration if session else creds.expiration)
+    return Session(stage, creds, _renewable_until(stage, creds, now))
 
 
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
-    """Cached credentials, else new ones walked down the chain, asking `mfa` for a code only where a link needs one."""
+    """Cached credentials, else new ones walked down the chain, asking `mfa` for a code only where a link needs one
+    (and signing in to Identity Center only where `mfa` has a person at a terminal)."""
+    if stage.profile.sso:
+        return sso.obtain(stage, can_sign_in=mfa.terminal)
     found = from_cache(stage)
     if found:
         return found
@@ -94,7 +98,7 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
         _refuse_early(links, start, serial, mfa)
     from_mfa_session = False
     if creds is None:
-        creds, from_mfa_session = _first_credentials(links, profile, settings, serial, mfa)
+        creds, from_mfa_session = _first_credentials(stage, settings, serial, mfa)
     user = next((r.mfa_serial for r in links.roles if r.mfa_serial), None)
     for index in range(start, len(links.roles)):
         link = links.roles[index]
@@ -114,8 +118,16 @@ def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
         _store(cache.role_cache(), cache.link_key(link), cache.entry_from_credentials(creds, assumed))
     if creds.expiration is None:
         raise ConfigError(f"profile {profile.name!r} gives long-term keys, not a session; add a role_arn to it")
-    session = _cached_mfa_session(links, clock.now())
-    return Session(stage, creds, session.expiration if session else creds.expiration)
+    return Session(stage, creds, _renewable_until(stage, creds, clock.now()))
+
+
+def _renewable_until(stage: Stage, creds: Credentials, now):
+    """Until when the prompt hook can renew these without a person: the MFA session's end, or the
+    Identity Center sign-in's (with its refresh), else the credentials' own."""
+    if stage.sso_root:
+        return sso.session_end(stage.sso_root, creds, now)
+    session = _cached_mfa_session(stage.chain, now)
+    return session.expiration if session else creds.expiration
 
 
 def _refuse_early(links: Chain, start: int, serial: str | None, mfa: MfaSource) -> None:
@@ -138,10 +150,15 @@ def _deepest_cached(links: Chain, now) -> tuple[int, Credentials | None]:
     return 0, None
 
 
-def _first_credentials(links: Chain, profile: Profile, settings: Settings, serial: str | None, mfa: MfaSource):
+def _first_credentials(stage: Stage, settings: Settings, serial: str | None, mfa: MfaSource):
     """The credentials the first role is assumed with: the MFA session's when the chain can have one,
     else the source's own. (credentials, whether they are the MFA session's)"""
     from geodesic_stage import sources
+
+    links, profile = stage.chain, stage.profile
+    if stage.sso_root:
+        # Our Identity Center sign-in, not botocore's: it can sign in at a terminal and refresh the token.
+        return sso.root_credentials(stage.sso_root, mfa.terminal, stage.name), False
 
     if serial:
         found = _cached_mfa_session(links, clock.now())

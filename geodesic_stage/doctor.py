@@ -47,6 +47,8 @@ def from_exception(e: StageError) -> Finding:
 @dataclass
 class Report:
     findings: List[Finding] = field(default_factory=list)
+    # Facts worth a line though nothing is wrong (each Identity Center sign-in and its state).
+    notes: List[str] = field(default_factory=list)
     stages: Dict[str, Profile] = field(default_factory=dict)
     topology: Optional[str] = None
     topology_source: str = "inferred from the profiles"
@@ -95,7 +97,10 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     profiles = {}
     for name in names:
         try:
-            profiles[name] = resolve.resolve_profile(name, context.profiles, context.stages, context.request, context.config_path)
+            profiles[name] = resolve.resolve_profile(
+                name, context.profiles, context.stages, context.request, context.config_path,
+                sso_sessions=lambda: awsconfig.load_sso_sessions(context.config_path),
+            )
         except StageError as e:
             findings.append(from_exception(e))
     stage = environ.get("STAGE")
@@ -301,8 +306,10 @@ def check_cache() -> List[Finding]:
     """Cached credentials are secrets: nobody but the owner may read them. A cache the user
     cannot write (a root-owned one after `sudo -E`) shares no session and saves no code."""
     findings = []
+    from geodesic_stage import sso
+
     aws = os.path.dirname(os.path.dirname(cache.cli_cache_dir()))
-    for directory in (cache.cli_cache_dir(), cache.session_cache_dir()):
+    for directory in (cache.cli_cache_dir(), cache.session_cache_dir(), sso.token_dir()):
         problem = cache.unwritable(directory)
         if problem:
             findings.append(error(
@@ -396,14 +403,25 @@ def check_clock(profile: Profile, context) -> List[Finding]:
 
 
 def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
+    from geodesic_stage import sso_doctor
+
     report = Report(findings=check_files(context.config_path, environ))
     if os.path.isfile(context.config_path):
         try:
             report.stages, findings = find_stages(context, environ)
             report.findings += findings
+            report.findings += sso_doctor.check_mixed(context.profiles)
         except StageError as e:
             report.findings.append(from_exception(e))
-    stages = report.stages
+    sso_stages = {s: p for s, p in report.stages.items() if p.sso}
+    if sso_stages:
+        notes, findings = sso_doctor.check(sso_stages, offline)
+        report.notes += notes
+        report.findings += findings
+    # The checks below are for role profiles; an Identity Center stage has none of their settings.
+    stages = {s: p for s, p in report.stages.items() if not p.sso}
+    if sso_stages and not stages:
+        report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
     report.findings += check_profiles(stages, context.profiles)
     source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
     report.findings += source_findings

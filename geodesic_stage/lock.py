@@ -18,7 +18,7 @@ POLL_SECONDS = 0.1
 
 
 @contextmanager
-def exclusive(path: str, timeout: float, on_wait: Callable[[], None]):
+def exclusive(path: str, timeout: float, on_wait: Callable[[], None], timeout_message: str = ""):
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -34,7 +34,8 @@ def exclusive(path: str, timeout: float, on_wait: Callable[[], None]):
                     waited = True
                 if time.monotonic() >= deadline:
                     raise MfaUnavailable(
-                        f"another shell has been asking for an MFA code for {int(timeout)} s; "
+                        timeout_message
+                        or f"another shell has been asking for an MFA code for {int(timeout)} s; "
                         "answer it there, or press Ctrl-C and try again"
                     )
                 time.sleep(POLL_SECONDS)

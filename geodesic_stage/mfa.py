@@ -26,6 +26,8 @@ class MfaSource(Record):
     code: Callable[[str, str | None], str]
     attempts: int
     can_ask: bool = True
+    # A person at a terminal: an Identity Center sign-in can be shown to them.
+    terminal: bool = False
 
 
 def valid_code(code: str) -> bool:
@@ -46,7 +48,7 @@ def choose(profile: Profile, token: str | None = None, interactive: bool = True)
     if profile.mfa_process:
         return MfaSource(lambda serial, notice: _run_mfa_process(profile), attempts=1)
     if interactive and _has_terminal():
-        return MfaSource(_prompt, attempts=PROMPT_ATTEMPTS)
+        return MfaSource(_prompt, attempts=PROMPT_ATTEMPTS, terminal=True)
     return never(profile)
 
 

@@ -8,8 +8,27 @@ from geodesic_stage.chain import Chain
 from geodesic_stage.record import Record
 
 
+class SsoSession(Record):
+    """An Identity Center sign-in: an `[sso-session NAME]` section, or a legacy profile's
+    `sso_start_url` + `sso_region` (name None). One token serves every profile naming it."""
+
+    start_url: str
+    region: str
+    name: str | None = None
+    scopes: tuple[str, ...] = ()
+
+
+class SsoRole(Record):
+    """A permission set in an account, reached with an Identity Center token (GetRoleCredentials)."""
+
+    session: SsoSession
+    account_id: str
+    role_name: str
+
+
 class Profile(Record):
-    """An AWS config profile that assumes a role: what a stage resolves to."""
+    """An AWS config profile that assumes a role, or (with `sso`) an Identity Center one:
+    what a stage resolves to."""
 
     name: str
     role_arn: str
@@ -20,14 +39,19 @@ class Profile(Record):
     role_session_name: str | None = None
     duration_seconds: int | None = None
     mfa_process: str | None = None
+    sso: SsoRole | None = None
 
     @property
     def account_id(self) -> str:
+        if self.sso:
+            return self.sso.account_id
         parts = self.role_arn.split(":")
         return parts[4] if len(parts) > 5 else ""
 
     @property
     def role_name(self) -> str:
+        if self.sso:
+            return self.sso.role_name
         return self.role_arn.rsplit("/", 1)[-1] if "/" in self.role_arn else ""
 
 
@@ -36,6 +60,8 @@ class Stage(Record):
     profile: Profile
     # How the profile's credentials are got, link by link (None: the profile's own source, one role).
     chain: Chain | None = None
+    # The Identity Center sign-in a role chain starts from (its root is an SSO profile).
+    sso_root: SsoRole | None = None
 
 
 class Credentials(Record):

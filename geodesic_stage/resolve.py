@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from geodesic_stage import chain, log
+from geodesic_stage import chain, log, sso
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.record import Record, replace
@@ -42,7 +42,7 @@ def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Requ
     found = {}
     for name in profiles:
         match = pattern.match(name)
-        if match and "role_arn" in profiles[name]:
+        if match and ("role_arn" in profiles[name] or sso.is_sso(profiles[name])):
             found.setdefault(match.group(1), name)
     for name, entry in stages.stages.items():
         default = f"{namespace}-{name}-{role}" if namespace else found.get(name)
@@ -102,26 +102,38 @@ def resolve(
     config_path: str = "~/.aws/config",
     credentials: Mapping[str, dict] | None = None,
     stored: Callable[[str], bool] = lambda profile: False,
+    sso_sessions: Callable[[], Mapping[str, dict]] = dict,
 ) -> Stage:
     """The stage's profile and the chain of links that reaches it.
 
     `profiles` are the config's profiles (with the credentials file's sections merged in, as
     botocore sees them); `credentials` the credentials file's sections alone, for the order in
-    which botocore takes keys; `stored` whether the key store may hold a source's keys."""
-    profile, profiles = _profile(stage, profiles, stages, request, config_path)
+    which botocore takes keys; `stored` whether the key store may hold a source's keys; `sso_sessions`
+    gives the config's [sso-session] sections, read only for an Identity Center profile."""
+    profile, profiles = _profile(stage, profiles, stages, request, config_path, sso_sessions)
+    if profile.sso:
+        # An Identity Center stage: a chain of one SSO root and no role links.
+        return Stage(name=stage, profile=profile, chain=chain.Chain(chain.Source(profile.name, chain.SSO)))
     links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file", stored)
     mfa_process = profile.mfa_process or next(
         (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
     )
-    return Stage(name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links)
+    root = links.source.profile
+    return Stage(
+        name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links,
+        sso_root=sso.role_of(root, profiles[root], sso_sessions(), config_path) if links.source.kind == chain.SSO else None,
+    )
 
 
-def resolve_profile(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> Profile:
+def resolve_profile(
+    stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config",
+    sso_sessions: Callable[[], Mapping[str, dict]] = dict,
+) -> Profile:
     """The stage's own profile, whatever its source holds (for doctor, which reports sources itself)."""
-    return _profile(stage, profiles, stages, request, config_path)[0]
+    return _profile(stage, profiles, stages, request, config_path, sso_sessions)[0]
 
 
-def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str):
+def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str, sso_sessions):
     """The stage's profile, gaps filled from the stages file, and the profiles with that filling."""
     name = profile_name_for(stage, profiles, stages, request)
     section = profiles.get(name)
@@ -130,6 +142,11 @@ def _profile(stage, profiles, stages: StagesFile, request: Request, config_path:
             raise ConfigError(f"profile {name!r} is not in {config_path}")
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
+    if sso.is_sso(section) and "role_arn" not in section:
+        region = request.region or section.get("region") or (entry.region if entry else None) or stages.region
+        role = sso.role_of(name, section, sso_sessions(), config_path)
+        log.debug(f"stage {stage}: profile {name} signs in to Identity Center ({sso.describe(role.session)})")
+        return Profile(name=name, role_arn="", region=region, sso=role), profiles
     if "role_arn" not in section and entry and entry.role_arn:
         section = dict(section, role_arn=entry.role_arn)
         profiles = dict(profiles, **{name: section})

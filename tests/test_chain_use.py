@@ -111,7 +111,7 @@ def test_doctor_says_temporary_source_keys_go_direct(env, sts, home, topology):
     [
         ("credential_process = /nonexistent/bin/vault-helper --json", 2, "cannot run 'vault-helper'"),
         ("sso_session = corp\nsso_account_id = 111111111111\nsso_role_name = Admin\n"
-         "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1", 3, "aws sso login --profile cpco"),
+         "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1", 3, "aws sso login --sso-session corp"),
     ],
     ids=["credential-process-missing", "sso-without-token"],
 )
@@ -188,7 +188,11 @@ role_arn = arn:aws:iam::333333333333:role/sandbox
 source_profile = cpco-identity-ops
 mfa_serial = {MFA}
 """)
-    in_stage = dict(env, STAGE="sandbox", AWS_PROFILE="cpco-sandbox-admin")
+    # A shell holding the stage, its role credentials about to expire.
+    in_stage = dict(
+        env, STAGE="sandbox", AWS_PROFILE="cpco-sandbox-admin", AWS_ACCESS_KEY_ID="ASIAEXAMPLEEXPIRING",
+        AWS_SECRET_ACCESS_KEY="x", AWS_SESSION_TOKEN="y", AWS_CREDENTIAL_EXPIRATION="2026-01-01T00:00:00Z",
+    )
 
     message = assert_one_line_error(run_cli(in_stage, "refresh"), 3)
 

@@ -53,7 +53,7 @@ def test_commands_options_and_values_are_offered(shell, topology, sts):
     assert offered(s, "stage env --format ") == ["sh", "json", "dotenv"]
     assert offered(s, "stage env --format json ") == ["prod", "root", "staging", "testing"]
     assert offered(s, "stage use --profile cpco-p") == ["cpco-prod-admin"]
-    assert offered(s, "geodesic-stage init --topology ") == ["organization", "accounts", "single"]
+    assert offered(s, "geodesic-stage init --topology ") == ["organization", "accounts", "single", "sso"]
     assert offered(s, "stage list --") == ["--help", "--json", "--profile", "--role", "--namespace", "--region"]
 
 

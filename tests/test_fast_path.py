@@ -109,6 +109,7 @@ FAST_OURS = {
     "geodesic_stage.chain", "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors",
     "geodesic_stage.log", "geodesic_stage.passphrase", "geodesic_stage.clock",
     "geodesic_stage.cache", "geodesic_stage.credentials", "geodesic_stage.mfa", "geodesic_stage.shell",
+    "geodesic_stage.sso",
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
 # what sys.modules holds; run without site (-S) from this work tree.

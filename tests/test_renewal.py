@@ -91,7 +91,7 @@ def test_once_the_mfa_session_expires_the_prompt_says_so_and_stage_use_asks_agai
     s.child.sendline("")
     hint = s.expect(re.escape(PS1)).strip().splitlines()[:-1]
     assert s.last_prompt_line() == f"[testing expired] {PS1}"
-    assert hint == ["geodesic-stage: credentials for testing have expired; run 'stage use testing' for a new MFA code"]
+    assert hint == ["geodesic-stage: credentials for testing have expired; run 'stage use testing' for a new MFA code or sign-in"]
     # The hint comes once, and nothing prompts from the hook.
     assert press_enter(s) == f"[testing expired] {PS1}"
     assert mfa_prompts(s) == 1

@@ -20,6 +20,8 @@ def run(args, context):
     from geodesic_stage import doctor
 
     report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    for note in report.notes:
+        sys.stdout.write(note + "\n")
     for hint in report.hints:
         log.say(f"hint: {hint}")
     for finding in report.findings:

@@ -13,7 +13,7 @@ STAGE_OPTIONS = False
 
 
 def add_arguments(parser):
-    parser.add_argument("--topology", choices=TOPOLOGIES, help="how the stages map to AWS accounts")
+    parser.add_argument("--topology", choices=TOPOLOGIES + ("sso",), help="how the stages map to AWS accounts (sso: IAM Identity Center)")
     parser.add_argument("--namespace", help="first part of each profile name (default: $NAMESPACE)")
     parser.add_argument("--role", help="last part of each profile name and of the root role (default: admin)")
     parser.add_argument("--region", help="region of every profile")
@@ -26,17 +26,33 @@ def add_arguments(parser):
         "--stage", action="append", default=[], metavar="NAME[=ACCOUNT_ID]",
         help="a stage, repeated; the account id is needed for organization and accounts",
     )
+    sso = parser.add_argument_group("Identity Center (--topology sso; signs in if needed, then lists the accounts it sees)")
+    sso.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] section to write and use")
+    sso.add_argument("--sso-start-url", metavar="URL", help="your AWS access portal URL (default: the session's, if present)")
+    sso.add_argument("--sso-region", metavar="REGION", help="the Identity Center region (default: the session's, if present)")
+    sso.add_argument("--sso-role", metavar="PERMISSION_SET", help="the permission set every stage profile uses")
     parser.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
     parser.add_argument("--force", action="store_true", help="overwrite profiles of ours that were edited by hand")
 
 
 def run(args, context):
-    from geodesic_stage import awsconfig, configedit, topology
-    from geodesic_stage.textfile import read_text
+    from geodesic_stage import topology
 
+    if args.topology == "sso":
+        from geodesic_stage import sso_init
+
+        blocks, try_stage = sso_init.blocks(args, context)
+        return _write(args, context, blocks, try_stage)
     inputs = _inputs(args, context)
     profiles = topology.profiles(inputs)
     blocks = {p.name: topology.render_profile(p) for p in profiles}
+    return _write(args, context, blocks, inputs.stages[-1].name)
+
+
+def _write(args, context, blocks, try_stage: str) -> int:
+    from geodesic_stage import awsconfig, configedit
+    from geodesic_stage.textfile import read_text
+
     path = context.config_path
     awsconfig.load_profiles(path)  # a file botocore could not read is not ours to rewrite
     old = read_text(path, "an AWS config file")
@@ -56,7 +72,7 @@ def run(args, context):
     configedit.save(path, edit.text)
     log.say(
         f"{path}: {len(edit.replaced)} profile(s) updated, {len(edit.appended)} added "
-        f"({', '.join(edit.replaced + edit.appended)}); try: stage use {inputs.stages[-1].name}"
+        f"({', '.join(edit.replaced + edit.appended)}); try: stage use {try_stage}"
     )
     return 0
 

@@ -2,7 +2,7 @@ import json
 import os
 import sys
 
-from geodesic_stage import cache, clock
+from geodesic_stage import cache, clock, sso
 from geodesic_stage.context import stage_in_use
 from geodesic_stage.errors import StageError
 
@@ -21,8 +21,11 @@ def _row(context, stage_name: str, now) -> dict:
         profile = context.stage(stage_name).profile
     except StageError as e:
         return {"stage": stage_name, "profile": "", "account": "", "role": "", "region": "", "left": None, "error": e.message}
-    creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(cache.cli_cache_key(profile))), now, 0)
-    return {
+    if profile.sso:
+        creds = sso.cached_role_credentials(profile.sso, now, 0)
+    else:
+        creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(cache.cli_cache_key(profile))), now, 0)
+    row = {
         "stage": stage_name,
         "profile": profile.name,
         "account": profile.account_id,
@@ -30,6 +33,10 @@ def _row(context, stage_name: str, now) -> dict:
         "region": profile.region or "",
         "left": clock.minutes_left(creds.expiration, now) if creds else None,
     }
+    if profile.sso:
+        # The Identity Center sign-in behind the role: None when signed out.
+        row["token_left"] = sso.token_minutes_left(profile.sso.session, now)
+    return row
 
 
 def run(args, context):
@@ -47,6 +54,9 @@ def run(args, context):
     table = [("", *(c.upper() for c in COLUMNS))]
     for row in rows:
         left = f"{row['left']} min" if row["left"] is not None else "-"
+        if "token_left" in row:
+            token = row["token_left"]
+            left += " (signed out)" if token is None else f" (sign-in {token} min)" if token else " (sign-in expired)"
         table.append(("*" if row["current"] else "", row["stage"], row["profile"], row["account"], row["role"], row["region"], left))
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
     paint = _painter()

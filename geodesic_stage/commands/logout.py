@@ -1,9 +1,9 @@
 import sys
 
-from geodesic_stage import cache, log, shell
+from geodesic_stage import cache, log, shell, sso
 from geodesic_stage.errors import StageError
 
-HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions"
+HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
 EXAMPLE = "stage logout --forget"
 NEEDS_MFA = False
 
@@ -23,16 +23,21 @@ def run(args, context):
 def _forget(context) -> None:
     forgotten, failed = 0, []
     role_cache = cache.role_cache()
-    keys = []
+    keys, sso_sessions = [], {}
     try:
         stages = list(context.known_stages())
     except StageError as e:
         stages, failed = [], [f"the role sessions ({e.message})"]
     for stage in stages:
         try:
-            keys.append((role_cache, cache.cli_cache_key(context.stage(stage).profile)))
+            profile = context.stage(stage).profile
         except StageError:
             continue
+        if profile.sso:
+            sso_sessions[profile.sso.session] = None
+            keys.append((role_cache, sso.role_cache_key(profile.sso)))
+        else:
+            keys.append((role_cache, cache.cli_cache_key(profile)))
     session_cache = cache.session_cache()
     try:
         keys += [(session_cache, key) for key in session_cache.keys()]
@@ -43,6 +48,11 @@ def _forget(context) -> None:
             forgotten += store.delete(key)
         except OSError as e:
             failed.append(f"{store.path(key)} ({e.strerror})")
+    for session in sso_sessions:
+        try:
+            forgotten += sso.sign_out(session)
+        except OSError as e:
+            failed.append(f"the Identity Center sign-in at {session.start_url} ({e.strerror})")
     if failed:
         more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
         log.say(f"warning: logged out, but could not drop {failed[0]}{more}; 'geodesic-stage doctor' says how to fix the cache")

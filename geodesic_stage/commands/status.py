@@ -49,6 +49,11 @@ def run(args, context):
         ("expires", _left("AWS_CREDENTIAL_EXPIRATION", now)),
         ("session", _left("AWS_SESSION_EXPIRATION", now)),
     ]
+    if profile is not None and profile.sso:
+        from geodesic_stage import sso
+
+        # The sign-in, not an MFA session, is what renews an Identity Center stage.
+        rows[-1] = ("sign-in", sso.describe_sign_in(profile.sso.session, now))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))

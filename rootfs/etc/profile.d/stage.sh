@@ -141,6 +141,8 @@ __geodesic_stage_state_now() {
 		else
 			stage refresh --bounded && return 0
 		fi
+		# Exit 3: only a person can renew now (a new MFA code or sign-in); stop starting processes.
+		(($? == 3)) && __geodesic_stage_session_epoch=0
 		__geodesic_stage_hinted=1
 	fi
 	if ((left <= 0)); then
@@ -149,7 +151,7 @@ __geodesic_stage_state_now() {
 		[[ -n ${__geodesic_stage_own_ps1-} ]] || unset ASSUME_ROLE
 		if [[ -z ${__geodesic_stage_hinted-} ]]; then
 			__geodesic_stage_hinted=1
-			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code" >&2
+			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code or sign-in" >&2
 		fi
 	else
 		__geodesic_stage_state=active

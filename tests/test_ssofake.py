@@ -1,0 +1,97 @@
+"""The Identity Center fake answers as AWS does: proved against the AWS CLI and botocore's own
+clients before any test of ours relies on it."""
+
+import json
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from conftest import run_aws
+from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
+from ssofake import role_name_in_account
+
+
+def identity(env, profile):
+    done = run_aws(env, "--profile", profile, "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_aws_cli_uses_a_token_from_the_fake_and_gets_the_account_and_permission_set_role(sso_env, sso_home, sso):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    who = identity(sso_env, "acme-testing-admin")
+    assert who["Account"] == "333333333333"
+    assert f"assumed-role/{role_name_in_account('AdministratorAccess')}/" in who["Arn"]
+    assert sso.count("GetRoleCredentials") == 1
+
+
+def test_the_aws_cli_uses_a_legacy_start_url_token(sso_env, sso_home, sso):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, refreshable=False), name=START_URL)
+    who = identity(sso_env, "acme-legacy-admin")
+    assert who["Account"] == "111111111111"
+    assert role_name_in_account("ReadOnlyAccess") in who["Arn"]
+
+
+def test_the_aws_cli_refreshes_an_expired_token_at_the_fake_and_saves_it(sso_env, sso_home, sso):
+    old = sso.cli_token(START_URL, SSO_REGION, expires_in=-60)
+    write_token(sso_home, old)
+    assert identity(sso_env, "acme-prod-admin")["Account"] == "222222222222"
+    assert sso.count("CreateToken") == 1
+    new = json.loads(token_path(sso_home).read_text())
+    assert new["accessToken"] != old["accessToken"] and new["refreshToken"] != old["refreshToken"]
+    assert new["clientId"] == old["clientId"]
+
+
+def test_the_aws_cli_is_refused_with_a_revoked_token(sso_env, sso_home, sso):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    sso.revoke_all()
+    done = run_aws(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
+    assert done.returncode != 0
+    assert "expired or is otherwise invalid" in done.stderr
+
+
+@pytest.fixture
+def oidc(sso):
+    return boto3.client("sso-oidc", endpoint_url=sso.url, config=Config(signature_version=UNSIGNED, region_name=SSO_REGION))
+
+
+def test_botocore_device_grant_pending_slow_down_approved_and_expired(oidc, sso):
+    client = oidc.register_client(clientName="botocore-client-acme", clientType="public", scopes=["sso:account:access"])
+    assert client["clientSecretExpiresAt"] > client["clientIdIssuedAt"]
+    device = oidc.start_device_authorization(clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL)
+    assert device["userCode"] in device["verificationUriComplete"] and device["interval"] >= 1
+    grant = dict(grantType="urn:ietf:params:oauth:grant-type:device_code", clientId=client["clientId"],
+                 clientSecret=client["clientSecret"], deviceCode=device["deviceCode"])
+    with pytest.raises(oidc.exceptions.AuthorizationPendingException):
+        oidc.create_token(**grant)
+    sso.slow_down = 1
+    with pytest.raises(oidc.exceptions.SlowDownException):
+        oidc.create_token(**grant)
+    sso.approve(device["userCode"])
+    token = oidc.create_token(**grant)
+    assert token["accessToken"] and token["refreshToken"] and token["expiresIn"] > 0
+    refreshed = oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
+                                  clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
+    assert refreshed["accessToken"] != token["accessToken"]
+    with pytest.raises(oidc.exceptions.InvalidGrantException):  # a refresh token is good once
+        oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
+                          clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
+
+    late = oidc.start_device_authorization(clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL)
+    sso.expire_devices()
+    with pytest.raises(oidc.exceptions.ExpiredTokenException):
+        oidc.create_token(**dict(grant, deviceCode=late["deviceCode"]))
+
+
+def test_botocore_portal_lists_pages_and_logs_out(sso, sso_home):
+    token = sso.cli_token(START_URL, SSO_REGION)["accessToken"]
+    portal = boto3.client("sso", endpoint_url=sso.url, config=Config(signature_version=UNSIGNED, region_name=SSO_REGION))
+    accounts = [a for page in portal.get_paginator("list_accounts").paginate(accessToken=token) for a in page["accountList"]]
+    assert [a["accountName"] for a in accounts] == ["acme-root", "acme-prod", "acme-testing"]
+    roles = portal.list_account_roles(accessToken=token, accountId="111111111111")["roleList"]
+    assert [r["roleName"] for r in roles] == ["AdministratorAccess", "ReadOnlyAccess"]
+    portal.logout(accessToken=token)
+    with pytest.raises(portal.exceptions.UnauthorizedException):
+        portal.list_accounts(accessToken=token)
