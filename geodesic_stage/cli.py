@@ -34,20 +34,20 @@ def _quick_args(words) -> SimpleNamespace | None:
         return None
     positionals, switches, valued = _QUICK[command]
     found = {"debug": bool(debug), "command": command, **dict.fromkeys(positionals)}
-    found.update({option[2:].replace("-", "_"): None for option in valued})
-    found.update({switch[2:].replace("-", "_"): False for switch in switches})
+    found.update({_dest(option): None for option in valued})
+    found.update({_dest(switch): False for switch in switches})
     given = []
     rest = iter(words[debug + 1:])
     for word in rest:
-        name, equals, value = word.partition("=")
+        option, equals, value = word.partition("=")
         if word in switches or word == "--debug":
-            found[word[2:].replace("-", "_")] = True
-        elif name in valued:
-            value = value if equals else next(rest, "-")
-            if value.startswith("-"):
+            found[_dest(word)] = True
+        elif option in valued:
+            value = value if equals else next(rest, None)
+            if value is None or value.startswith("-"):
                 return None
             try:
-                found[name[2:].replace("-", "_")] = valued[name](value)
+                found[_dest(option)] = valued[option](value)
             except ValueError:
                 return None
         elif word.startswith("-") or len(given) == len(positionals):
@@ -60,6 +60,11 @@ def _quick_args(words) -> SimpleNamespace | None:
     # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
     module = __import__(f"geodesic_stage.commands.{command}", fromlist=["run"])
     return SimpleNamespace(**found, run=module.run)
+
+
+def _dest(option: str) -> str:
+    """The attribute argparse stores an option in: --mfa-token -> mfa_token."""
+    return option[2:].replace("-", "_")
 
 
 def _stage_options(parser, mfa: bool = True) -> None:
