@@ -26,26 +26,15 @@ def credentials_path() -> str:
     return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
 
 
-class _Sections:
-    """The part of RawConfigParser's interface the readers use, over plain dicts."""
-
-    def __init__(self, sections: dict[str, Section]):
-        self._sections = sections
-
-    def sections(self):
-        return list(self._sections)
-
-    def items(self, section: str):
-        return self._sections[section].items()
-
-
-def _parse(path: str):
+def _parse(path: str) -> dict[str, Section]:
+    """Every section of the file by name, each a dict of its settings (the readers keep them, uncopied)."""
     # Universal newlines, as botocore's open() reads the file.
     text = read_text(path, "an AWS config file").replace("\r\n", "\n").replace("\r", "\n")
-    return _plain_sections(text) or _configparser_sections(path, text)
+    sections = _plain_sections(text)
+    return sections if sections is not None else _configparser_sections(path, text)
 
 
-def _plain_sections(text: str) -> _Sections | None:
+def _plain_sections(text: str) -> dict[str, Section] | None:
     """Sections read as configparser reads them, for files of only comments,
     unindented `[section]` and `key = value` lines; None for anything else
     (indented or continued lines, ':' delimiters, [DEFAULT], repeats, errors)."""
@@ -73,10 +62,10 @@ def _plain_sections(text: str) -> _Sections | None:
         if current is None or not equals or ":" in key or not key or key in current:
             return None
         current[key] = value.strip()
-    return _Sections(sections)
+    return sections
 
 
-def _configparser_sections(path: str, text: str):
+def _configparser_sections(path: str, text: str) -> dict[str, Section]:
     import configparser
 
     parser = configparser.RawConfigParser()
@@ -93,21 +82,20 @@ def _configparser_sections(path: str, text: str):
         raise ConfigError(f"{path}:{e.lineno}: {e.option!r} is set twice in [{e.section}]; keep one")
     except configparser.Error as e:
         raise ConfigError(f"{path}: {e.message.splitlines()[0]}")
-    return parser
+    return {section: dict(parser.items(section)) for section in parser.sections()}
 
 
 def load_profiles(path: str = "") -> dict[str, Section]:
     """Profiles of an AWS config file by name: `[profile x]` (or `[profile "x"]`) is x, `[default]` is default."""
     path = path or config_path()
-    parser = _parse(path)
     profiles = {}
-    for section in parser.sections():
+    for section, values in _parse(path).items():
         if section.startswith("profile"):
             words = _words(section)
             if len(words) == 2:
-                profiles[words[1]] = dict(parser.items(section))
+                profiles[words[1]] = values
         elif section == "default":
-            profiles["default"] = dict(parser.items(section))  # the later of [default] and [profile default] wins, as in botocore
+            profiles["default"] = values  # the later of [default] and [profile default] wins, as in botocore
     return profiles
 
 
@@ -126,16 +114,14 @@ def _words(section: str) -> list:
 
 def load_credentials(path: str = "") -> dict[str, Section]:
     path = path or credentials_path()
-    parser = _parse(path)
-    return {section.strip(): dict(parser.items(section)) for section in parser.sections()}
+    return {section.strip(): values for section, values in _parse(path).items()}
 
 
 def load_sso_sessions(path: str = "") -> dict[str, Section]:
     """`[sso-session NAME]` sections of an AWS config file by name, as botocore reads them."""
-    parser = _parse(path or config_path())
     sessions = {}
-    for section in parser.sections():
+    for section, values in _parse(path or config_path()).items():
         words = section.split()
         if len(words) == 2 and words[0] == "sso-session":
-            sessions[words[1]] = dict(parser.items(section))
+            sessions[words[1]] = values
     return sessions

@@ -343,4 +343,4 @@ def test_the_quick_reader_reads_every_file_it_accepts_as_configparser_does(confi
         event(f"{name}: {'read quickly' if quick is not None else 'left to configparser'}")
     if quick is not None:
         assert expected is not None, "the quick reader accepted a file configparser refuses"
-        assert [(s, list(quick.items(s))) for s in quick.sections()] == expected
+        assert [(s, list(values.items())) for s, values in quick.items()] == expected
