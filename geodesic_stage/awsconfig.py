@@ -82,7 +82,24 @@ def _configparser_sections(path: str, text: str) -> dict[str, Section]:
         raise ConfigError(f"{path}:{e.lineno}: {e.option!r} is set twice in [{e.section}]; keep one")
     except configparser.Error as e:
         raise ConfigError(f"{path}: {e.message.splitlines()[0]}")
-    return {section: dict(parser.items(section)) for section in parser.sections()}
+    sections = {section: dict(parser.items(section)) for section in parser.sections()}
+    _check_nested(path, text, sections)
+    return sections
+
+
+def _check_nested(path: str, text: str, sections: dict) -> None:
+    """botocore reads a value that starts on the next line (`s3 =` then indented lines) as
+    nested `key = value` settings, and refuses the whole file when one has no '='."""
+    for values in sections.values():
+        for value in values.values():
+            if not value.startswith("\n"):
+                continue
+            bad = next((line.strip() for line in value.splitlines() if line.strip() and "=" not in line), None)
+            if bad is not None:
+                lineno = next(
+                    (n for n, line in enumerate(text.split("\n"), 1) if line[:1].isspace() and line.strip() == bad), 0
+                )
+                raise ConfigError(f"{path}:{lineno}: {bad!r:.80} in a nested setting is not 'key = value', so the AWS CLI reads no profile from this file")
 
 
 def load_profiles(path: str = "") -> dict[str, Section]:

@@ -247,15 +247,12 @@ def test_a_fuzzed_aws_file_is_refused_exactly_when_botocore_refuses_it(tmp_path,
         event("refused")
         assert theirs is None, f"botocore reads the file we refused ({error.message})"
         return
-    if theirs is None and botocore_reads(path, nested=False) is not None:
-        # An indented block botocore cannot split into `key = value`: see the xfail test below.
-        event("read, though botocore refuses a nested value")
-        return
     event("read")
     assert theirs is not None, "botocore refuses the file we read"
     if reader_name == "AWS credentials":
         assert sorted(ours) == sorted(name.strip() for name in theirs)
-@pytest.mark.xfail(strict=True, reason="awsconfig.py (issue 10's) reads an indented block botocore refuses; the AWS CLI then fails on the whole file")
+
+
 @pytest.mark.parametrize("reader_name", ["AWS config", "AWS credentials"])
 def test_a_nested_value_botocore_cannot_parse_is_refused_naming_its_line(tmp_path, reader_name):
     path = write(tmp_path / "config", "[profile a]\nregion = us-west-2\ns3 =\n  not a setting\n")
