@@ -140,6 +140,12 @@ def _profile(stage, profiles, stages: StagesFile, request: Request, config_path:
     if section is None:
         if request.profile:
             raise ConfigError(f"profile {name!r} is not in {config_path}")
+        if stage in stages.stages:
+            # The stage exists (the stages file names it): what is missing is its profile.
+            raise ConfigError(
+                f"stage {stage!r} of {stages.path} uses profile {name!r}, which is not in {config_path}; "
+                "add it, or write it with 'geodesic-stage init'"
+            )
         raise _unknown(stage, profiles, stages, request)
     entry = stages.stages.get(stage)
     if sso.is_sso(section) and "role_arn" not in section:

@@ -128,7 +128,6 @@ def test_list_json_gives_a_stage_that_cannot_resolve_an_error_row(env, topology,
     assert f"geodesic-stage: audit: {audit['error']}" in table.stderr, "the table's empty row says why on stderr"
 
 
-@pytest.mark.xfail(strict=True, reason="resolve.py (issue 10's) says \"unknown stage 'audit' ... did you mean 'audit'?\" instead of naming the missing profile")
 @ANY_TOPOLOGY
 def test_a_stage_whose_profile_is_missing_is_named_with_that_profile(env, topology, sts, tmp_path):
     env = dict(env, GEODESIC_STAGE_CONFIG=stages_file(tmp_path, AUDIT_WITHOUT_PROFILE))
