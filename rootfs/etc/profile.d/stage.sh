@@ -87,14 +87,15 @@ __geodesic_stage_epoch() {
 	fi
 }
 
-# Before each prompt. An ordinary one keeps the same credentials, PS1, shell
-# options and last PROMPT_COMMAND (where we own the label) and minute left, so
-# the label stands: two tests, in a small body because bash copies a function's
-# body on every call. The options count by length: promptvars on or off changes
-# it, at a third less cost than comparing all of BASHOPTS. `stage` itself works
-# the label out anew after every change it makes.
+# Before each prompt. An ordinary one keeps the same credentials, PS1 and shell
+# options (where we own the label) and minute left, so the label stands: two
+# tests, in a small body because bash copies a function's body on every call.
+# The options count by length: promptvars on or off changes it, at a third less
+# cost than comparing all of BASHOPTS. A framework that runs after the hook and
+# writes PS1 afresh changes PS1, which brings the hook back to last. `stage`
+# itself works the label out anew after every change it makes.
 __geodesic_stage_prompt() {
-	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/${#BASHOPTS}/${PROMPT_COMMAND[-1]-}} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
+	[[ ${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/${#BASHOPTS}} == "$__geodesic_stage_seen" ]] && ((EPOCHSECONDS < __geodesic_stage_until)) || __geodesic_stage_label
 }
 __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 # bash before 5.0 has no EPOCHSECONDS: work the label out at every prompt.
@@ -107,9 +108,7 @@ __geodesic_stage_seen=${__geodesic_stage_seen-} __geodesic_stage_until=0
 __geodesic_stage_label() {
 	__geodesic_stage_state_now
 	__geodesic_stage_show
-	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/${#BASHOPTS}/}
-	# The prompt hook's key, which bash before 5.0 (no negative subscripts) never reads.
-	((BASH_VERSINFO[0] < 5)) || __geodesic_stage_seen+=${__geodesic_stage_own_ps1:+${PROMPT_COMMAND[-1]-}}
+	__geodesic_stage_seen=${AWS_CREDENTIAL_EXPIRATION-}/${__geodesic_stage_own_ps1:+$PS1/${#BASHOPTS}}
 	return 0
 }
 
