@@ -25,8 +25,10 @@ import time
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from xml.etree import ElementTree
+
+from stsproxy import serve_loopback
 
 # What AWS appends to a permission set's name in the role it provisions in each account.
 ROLE_SUFFIX = "0123456789abcdef"
@@ -58,11 +60,7 @@ class SsoFake:
         self.refresh_tokens = {}  # refreshToken -> clientId
         self.poll_times = []  # when each device-code poll arrived (monotonic)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, self.url = serve_loopback(self._handler())
 
     # What a test does as the person and as the administrator.
 

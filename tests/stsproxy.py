@@ -30,6 +30,15 @@ UNKNOWN_KEY = (
 )
 
 
+def serve_loopback(handler) -> tuple:
+    """An HTTP server for `handler` on a free port of 127.0.0.1, serving in a thread: (server, its URL).
+    `server.shutdown(); server.server_close()` stops it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class StsProxy:
     def __init__(self, upstream: str):
         parsed = urllib.parse.urlparse(upstream)
@@ -44,11 +53,7 @@ class StsProxy:
         # Actions AWS refuses for now (a policy change, an SCP): AccessDenied, which botocore does not retry.
         self.denied_actions = set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server, self.url = serve_loopback(self._handler())
 
     def count(self, action: str) -> int:
         with self._lock:
