@@ -88,13 +88,11 @@ class Chain(Record):
         return " -> ".join([f"{self.source.profile} ({self.source.kind})", *(r.profile for r in self.roles)])
 
 
-def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> dict:
+def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> Mapping:
     """Profiles as botocore's session sees them: the credentials file's sections added to the
-    config's profiles, its values winning."""
-    profiles = dict(config)
-    for name, section in credentials.items():
-        profiles[name] = {**config.get(name, {}), **section}
-    return profiles
+    config's profiles, its values winning. Each profile is merged when it is read: a chain reads
+    a few of thousands."""
+    return Merged(config, credentials)
 
 
 def resolve(
@@ -107,7 +105,7 @@ def resolve(
     """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle.
     `stored(profile)`, asked only of a source profile the files give no credentials, says
     whether the encrypted key store may hold its keys (checked when they are used)."""
-    profiles = _Merged(config, credentials)
+    profiles = Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
     roles = []
@@ -167,8 +165,10 @@ def _in_store(name: str, stored: Callable[[str], bool]) -> Source | None:
     return Source(name, STATIC, file=KEY_STORE) if stored(name) else None
 
 
-class _Merged:
-    """`merged(config, credentials)` looked up one profile at a time: a chain reads a few of thousands."""
+class Merged(Mapping):
+    """merged(config, credentials): the config's profiles in their order, then the credentials file's others."""
+
+    __slots__ = ("_config", "_credentials")
 
     def __init__(self, config, credentials):
         self._config, self._credentials = config, credentials
@@ -180,6 +180,13 @@ class _Merged:
         if name not in self._credentials:
             return self._config[name]
         return {**self._config.get(name, {}), **self._credentials[name]}
+
+    def __iter__(self):
+        yield from self._config
+        yield from (name for name in self._credentials if name not in self._config)
+
+    def __len__(self) -> int:
+        return len(self._config) + sum(name not in self._config for name in self._credentials)
 
 
 def _is_role(section: Mapping[str, str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 
 from geodesic_stage import chain, log, sso
@@ -155,7 +156,7 @@ def _profile(stage, profiles, stages: StagesFile, request: Request, config_path:
         return Profile(name=name, role_arn="", region=region, sso=role), profiles
     if "role_arn" not in section and entry and entry.role_arn:
         section = dict(section, role_arn=entry.role_arn)
-        profiles = dict(profiles, **{name: section})
+        profiles = ChainMap({name: section}, profiles)  # a view: a copy would read every profile
     if "role_arn" not in section:
         raise ConfigError(
             f"profile {name!r} in {config_path} has no role_arn; "
