@@ -5,12 +5,16 @@ credentials file's sections are bare names), so both see the same profiles;
 it lives here because importing botocore's session machinery costs more than a
 cached `stage use` may spend. A file in the shape nearly every AWS config has
 is read by a plain loop, ten times faster than configparser on a config of
-thousands of profiles; anything else goes to configparser itself.
+thousands of profiles; anything else goes to configparser itself. Every line of
+every file is checked, as botocore refuses a whole file for an error on any
+line, except that a large file whose exact text passed the check once is not
+checked again; its sections are then parsed only when read.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.textfile import read_text
@@ -26,21 +30,111 @@ def credentials_path() -> str:
     return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
 
 
-def _parse(path: str) -> dict[str, Section]:
-    """Every section of the file by name, each a dict of its settings (the readers keep them, uncopied)."""
+# For speed: checking every line of a config of thousands of profiles costs more than the rest
+# of a cached `use`. A file this large whose exact text passed the check once (cache.checked_before)
+# is not checked again, and its sections are parsed only when read.
+CHECKED_ONCE_FROM = 64 * 1024
+
+
+def _parse(path: str) -> Sections:
+    """Every section of the file by name, each a dict of its settings (the readers keep them, uncopied);
+    ConfigError, naming the line, for a file botocore would refuse."""
     # Universal newlines, as botocore's open() reads the file.
-    text = read_text(path, "an AWS config file").replace("\r\n", "\n").replace("\r", "\n")
+    text = read_text(path, "an AWS config file")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) < CHECKED_ONCE_FROM:
+        return _read_all(path, text)[0]
+    from geodesic_stage import cache
+
+    digest = cache.text_digest(text)
+    if cache.checked_before(digest):
+        index = _plain_index(text)
+        if index is not None:  # None only if the plain shape changed since the text was checked
+            return Sections(index)
+    sections, plain = _read_all(path, text)
+    if plain:
+        cache.remember_checked(digest)
+    return sections
+
+
+class Sections(Mapping):
+    """Sections by name. Each is held as its text until first read, then as its settings; the
+    text of a section is only held once the whole file has passed the plain reader's check."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: dict):
+        self._held = held  # name -> Section, or the text of its settings
+
+    def __getitem__(self, name: str) -> Section:
+        held = self._held[name]
+        if type(held) is str:
+            held = self._held[name] = _plain_settings(held)
+        return held
+
+    def __contains__(self, name) -> bool:
+        return name in self._held
+
+    def __iter__(self):
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def renamed(self, names: dict) -> "Sections":
+        """The sections under new names: `names` maps each new name to the old one."""
+        return Sections({new: self._held[old] for new, old in names.items()})
+
+
+def _read_all(path: str, text: str) -> tuple:
+    """(Sections, whether the plain reader read them): every line checked, as botocore
+    refuses a whole file for an error on any line."""
     sections = _plain_sections(text)
-    return sections if sections is not None else _configparser_sections(path, text)
+    if sections is not None:
+        return Sections(sections), True
+    return Sections(_configparser_sections(path, text)), False
 
 
 def _plain_sections(text: str) -> dict[str, Section] | None:
-    """Sections read as configparser reads them, for files of only comments,
-    unindented `[section]` and `key = value` lines; None for anything else
-    (indented or continued lines, ':' delimiters, [DEFAULT], repeats, errors)."""
+    """Every section read as configparser reads it, for a file in the plain shape (_plain_index,
+    _plain_settings); None for anything else."""
+    index = _plain_index(text)
+    if index is None:
+        return None
     sections = {}
-    current = None
-    for line in text.split("\n"):
+    for name, body in index.items():
+        settings = _plain_settings(body)
+        if settings is None:
+            return None
+        sections[name] = settings
+    return sections
+
+
+def _plain_index(text: str) -> dict | None:
+    """The text of each section's settings by its name, as configparser names sections, for a
+    file of comments, unindented `[section]` lines and settings; None for anything else
+    (a setting before the first section, [DEFAULT], a repeated or empty name)."""
+    preamble, *chunks = ("\n" + text).split("\n[")  # a line that starts with '[' is a section's
+    if _plain_settings(preamble) != {}:
+        return None
+    index = {}
+    for chunk in chunks:
+        header, _, body = chunk.partition("\n")
+        end = header.rfind("]")
+        name = header[:end]
+        if end < 1 or name in index or name == "DEFAULT":
+            return None
+        index[name] = body
+    return index
+
+
+def _plain_settings(body: str) -> Section | None:
+    """A section's settings read as configparser reads them, for comments and unindented
+    `key = value` lines; None for anything else (indented or continued lines, ':' delimiters,
+    repeated keys, errors)."""
+    settings = {}
+    for line in body.split("\n"):
         first = line[:1]
         if first in "#;":  # and "", a blank line
             continue
@@ -49,20 +143,12 @@ def _plain_sections(text: str) -> dict[str, Section] | None:
             if not stripped or stripped[0] in "#;":
                 continue
             return None
-        if first == "[":
-            stripped = line.rstrip()
-            end = stripped.rfind("]")
-            name = stripped[1:end]
-            if end < 2 or name in sections or name == "DEFAULT":
-                return None
-            current = sections[name] = {}
-            continue
         key, equals, value = line.partition("=")
         key = key.rstrip().lower()
-        if current is None or not equals or ":" in key or not key or key in current:
+        if not equals or ":" in key or not key or key in settings:
             return None
-        current[key] = value.strip()
-    return sections
+        settings[key] = value.strip()
+    return settings
 
 
 def _configparser_sections(path: str, text: str) -> dict[str, Section]:
@@ -102,18 +188,18 @@ def _check_nested(path: str, text: str, sections: dict) -> None:
                 raise ConfigError(f"{path}:{lineno}: {bad!r:.80} in a nested setting is not 'key = value', so the AWS CLI reads no profile from this file")
 
 
-def load_profiles(path: str = "") -> dict[str, Section]:
+def load_profiles(path: str = "") -> Sections:
     """Profiles of an AWS config file by name: `[profile x]` (or `[profile "x"]`) is x, `[default]` is default."""
-    path = path or config_path()
-    profiles = {}
-    for section, values in _parse(path).items():
+    sections = _parse(path or config_path())
+    names = {}
+    for section in sections:
         if section.startswith("profile"):
             words = _words(section)
             if len(words) == 2:
-                profiles[words[1]] = values
+                names[words[1]] = section
         elif section == "default":
-            profiles["default"] = values  # the later of [default] and [profile default] wins, as in botocore
-    return profiles
+            names["default"] = section  # the later of [default] and [profile default] wins, as in botocore
+    return sections.renamed(names)
 
 
 def _words(section: str) -> list:
@@ -129,16 +215,17 @@ def _words(section: str) -> list:
         return []
 
 
-def load_credentials(path: str = "") -> dict[str, Section]:
-    path = path or credentials_path()
-    return {section.strip(): values for section, values in _parse(path).items()}
+def load_credentials(path: str = "") -> Sections:
+    sections = _parse(path or credentials_path())
+    return sections.renamed({section.strip(): section for section in sections})
 
 
-def load_sso_sessions(path: str = "") -> dict[str, Section]:
+def load_sso_sessions(path: str = "") -> Sections:
     """`[sso-session NAME]` sections of an AWS config file by name, as botocore reads them."""
-    sessions = {}
-    for section, values in _parse(path or config_path()).items():
+    sections = _parse(path or config_path())
+    names = {}
+    for section in sections:
         words = section.split()
         if len(words) == 2 and words[0] == "sso-session":
-            sessions[words[1]] = values
-    return sessions
+            names[words[1]] = section
+    return sections.renamed(names)

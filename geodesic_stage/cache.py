@@ -3,7 +3,8 @@
 Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json`,
 under botocore's key for the profile, so `aws --profile X` and `stage use`
 reuse each other's sessions. MFA sessions live beside them in
-`geodesic-stage/`. Directories are 0700, files 0600, every write is atomic,
+`geodesic-stage/`, with the digests of large AWS config files already checked
+(awsconfig). Directories are 0700, files 0600, every write is atomic,
 and a file that is unreadable, malformed or writable by others is a miss.
 """
 
@@ -189,6 +190,44 @@ def fresh(credentials: Credentials | None, at, min_seconds: float) -> Credential
     if left < min_seconds or left > LONGEST_SESSION.total_seconds():
         return None
     return credentials
+
+
+# Digests of large AWS files whose text passed awsconfig's check of every line, the newest few,
+# in a directory of their own (`logout --forget` drops every entry of the session cache's).
+CHECKED_KEY = "aws-files-v1"  # a reader that checks otherwise needs a new key
+CHECKED_KEPT = 16
+
+
+def checked_cache() -> JsonFileCache:
+    return JsonFileCache(os.path.join(session_cache_dir(), "checked"))
+
+
+def text_digest(text: str) -> str:
+    try:  # CPython's own BLAKE2: hashlib loads OpenSSL first
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    return blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+
+
+def _checked_digests() -> list:
+    entry = checked_cache().get(CHECKED_KEY)
+    digests = entry.get("blake2b") if entry else None
+    return [d for d in digests if isinstance(d, str)] if isinstance(digests, list) else []
+
+
+def checked_before(digest: str) -> bool:
+    """Whether the text of this digest (text_digest) passed the check before (remember_checked)."""
+    return digest in _checked_digests()
+
+
+def remember_checked(digest: str) -> None:
+    """Note that the text of this digest passed the check; a cache that cannot be written only means checking again."""
+    digests = [digest, *(d for d in _checked_digests() if d != digest)]
+    try:
+        checked_cache().put(CHECKED_KEY, {"blake2b": digests[:CHECKED_KEPT]})
+    except OSError:
+        pass
 
 
 def role_cache() -> JsonFileCache:
