@@ -65,12 +65,12 @@ class Sections(Mapping):
     __slots__ = ("_held",)
 
     def __init__(self, held: dict):
-        self._held = held  # name -> Section, or the text of its settings
+        self._held = held  # name -> Section, or the section's text (_plain_index)
 
     def __getitem__(self, name: str) -> Section:
         held = self._held[name]
         if type(held) is str:
-            held = self._held[name] = _plain_settings(held)
+            held = self._held[name] = _settings_of(held)
         return held
 
     def __contains__(self, name) -> bool:
@@ -103,8 +103,8 @@ def _plain_sections(text: str) -> dict[str, Section] | None:
     if index is None:
         return None
     sections = {}
-    for name, body in index.items():
-        settings = _plain_settings(body)
+    for name, text in index.items():
+        settings = _settings_of(text)
         if settings is None:
             return None
         sections[name] = settings
@@ -112,21 +112,22 @@ def _plain_sections(text: str) -> dict[str, Section] | None:
 
 
 def _plain_index(text: str) -> dict | None:
-    """The text of each section's settings by its name, as configparser names sections, for a
-    file of comments, unindented `[section]` lines and settings; None for anything else
-    (a setting before the first section, [DEFAULT], a repeated or empty name)."""
-    preamble, *chunks = ("\n" + text).split("\n[")  # a line that starts with '[' is a section's
-    if _plain_settings(preamble) != {}:
+    """The text of each section (its header line without the '[', then its settings) by its name,
+    as configparser names sections, for a file of comments, unindented `[section]` lines and
+    settings; None for anything else (a setting before the first section, [DEFAULT], a repeated
+    or empty name)."""
+    # A line that starts with '[' is a section's; its name ends at that line's last ']'.
+    preamble, *chunks = f"\n{text}\n".split("\n[")
+    ends = [chunk.partition("\n")[0].rfind("]") for chunk in chunks]
+    index = {chunk[:end]: chunk for chunk, end in zip(chunks, ends)}
+    if min(ends, default=1) < 1 or len(index) < len(chunks) or "DEFAULT" in index or _plain_settings(preamble) != {}:
         return None
-    index = {}
-    for chunk in chunks:
-        header, _, body = chunk.partition("\n")
-        end = header.rfind("]")
-        name = header[:end]
-        if end < 1 or name in index or name == "DEFAULT":
-            return None
-        index[name] = body
     return index
+
+
+def _settings_of(section: str) -> Section | None:
+    """_plain_settings of a section's text from _plain_index."""
+    return _plain_settings(section.partition("\n")[2])
 
 
 def _plain_settings(body: str) -> Section | None:
@@ -191,10 +192,12 @@ def _check_nested(path: str, text: str, sections: dict) -> None:
 def load_profiles(path: str = "") -> Sections:
     """Profiles of an AWS config file by name: `[profile x]` (or `[profile "x"]`) is x, `[default]` is default."""
     sections = _parse(path or config_path())
+    # For speed: one look at every name at once says whether each splits as plain words.
+    split = str.split if _plain_words(" ".join(sections)) else _words
     names = {}
     for section in sections:
         if section.startswith("profile"):
-            words = _words(section)
+            words = split(section)
             if len(words) == 2:
                 names[words[1]] = section
         elif section == "default":
@@ -205,7 +208,7 @@ def load_profiles(path: str = "") -> Sections:
 def _words(section: str) -> list:
     """A section name split as botocore splits it: shell words, so `[profile "a b"]` is `a b`;
     a name shlex cannot split is no profile."""
-    if section.isascii() and section.isprintable() and '"' not in section and "'" not in section and "\\" not in section:
+    if _plain_words(section):
         return section.split()  # where shlex would split the same, many times faster
     import shlex  # only for names that need it
 
@@ -213,6 +216,11 @@ def _words(section: str) -> list:
         return shlex.split(section)
     except ValueError:
         return []
+
+
+def _plain_words(text: str) -> bool:
+    """Whether str.split splits text as shlex.split does: no quotes, escapes or odd whitespace."""
+    return text.isascii() and text.isprintable() and '"' not in text and "'" not in text and "\\" not in text
 
 
 def load_credentials(path: str = "") -> Sections:

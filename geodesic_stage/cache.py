@@ -194,7 +194,7 @@ def fresh(credentials: Credentials | None, at, min_seconds: float) -> Credential
 
 # Digests of large AWS files whose text passed awsconfig's check of every line, the newest few,
 # in a directory of their own (`logout --forget` drops every entry of the session cache's).
-CHECKED_KEY = "aws-files-v1"  # a reader that checks otherwise needs a new key
+CHECKED_KEY = "aws-files-v2"  # a reader that checks otherwise needs a new key
 CHECKED_KEPT = 16
 
 
@@ -203,16 +203,18 @@ def checked_cache() -> JsonFileCache:
 
 
 def text_digest(text: str) -> str:
-    try:  # CPython's own BLAKE2: hashlib loads OpenSSL first
-        from _blake2 import blake2b
-    except ImportError:
-        from hashlib import blake2b
-    return blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+    """The text's CRC-32 and length: a change detector, not a seal (for speed: a cryptographic hash
+    costs a cached use of a 1 MB config 2 ms more). Whoever can write the file chooses its
+    profiles anyway; a collision would only leave an error in a section no command reads unsaid."""
+    import zlib
+
+    data = text.encode("utf-8")
+    return f"{zlib.crc32(data):08x}-{len(data)}"
 
 
 def _checked_digests() -> list:
     entry = checked_cache().get(CHECKED_KEY)
-    digests = entry.get("blake2b") if entry else None
+    digests = entry.get("crc32") if entry else None
     return [d for d in digests if isinstance(d, str)] if isinstance(digests, list) else []
 
 
@@ -225,7 +227,7 @@ def remember_checked(digest: str) -> None:
     """Note that the text of this digest passed the check; a cache that cannot be written only means checking again."""
     digests = [digest, *(d for d in _checked_digests() if d != digest)]
     try:
-        checked_cache().put(CHECKED_KEY, {"blake2b": digests[:CHECKED_KEPT]})
+        checked_cache().put(CHECKED_KEY, {"crc32": digests[:CHECKED_KEPT]})
     except OSError:
         pass
 

@@ -126,14 +126,14 @@ def test_an_error_in_a_section_never_read_refuses_the_file_every_time_as_botocor
         with pytest.raises(ConfigError) as refused:
             awsconfig.load_profiles(path)
         assert refused.value.message.startswith(f"{path}:{line}: ")
-    assert len(cache.checked_cache().get(cache.CHECKED_KEY)["blake2b"]) == 1, "only the text that passed is kept"
+    assert len(cache.checked_cache().get(cache.CHECKED_KEY)["crc32"]) == 1, "only the text that passed is kept"
 
 
 def test_the_digests_kept_are_the_newest_few(tmp_path, own_home):
     text = large("")
     for n in range(cache.CHECKED_KEPT + 3):
         awsconfig.load_profiles(write(tmp_path / "config", f"# edit {n}\n{text}"))
-    kept = cache.checked_cache().get(cache.CHECKED_KEY)["blake2b"]
+    kept = cache.checked_cache().get(cache.CHECKED_KEY)["crc32"]
     assert len(kept) == cache.CHECKED_KEPT
     assert kept[0] == cache.text_digest(f"# edit {cache.CHECKED_KEPT + 2}\n{text}")
     assert cache.text_digest(f"# edit 0\n{text}") not in kept
@@ -147,7 +147,7 @@ def trusted_but_broken(tmp_path) -> str:
     what a cache entry that was not ours could make us skip."""
     text = large((DATA / "organization.config").read_text()).replace("[profile filler-0100-admin]\n", "[profile filler-0100-admin]\nno setting here\n")
     path = write(tmp_path / "config", text)
-    cache.checked_cache().put(cache.CHECKED_KEY, {"blake2b": [cache.text_digest(text)]})
+    cache.checked_cache().put(cache.CHECKED_KEY, {"crc32": [cache.text_digest(text)]})
     return path
 
 
@@ -169,7 +169,7 @@ def test_a_damaged_digest_cache_means_checking_again(tmp_path, own_home, damage)
     path = trusted_but_broken(tmp_path)
     entry = cache.checked_cache().path(cache.CHECKED_KEY)
     with open(entry, "w") as f:
-        f.write({"not json": "{", "a list": '{"blake2b": 7}', "wrong digests": '{"blake2b": [1, null, "00"]}'}[damage])
+        f.write({"not json": "{", "a list": '{"crc32": 7}', "wrong digests": '{"crc32": [1, null, "00"]}'}[damage])
     with pytest.raises(ConfigError, match="no setting here"):
         awsconfig.load_profiles(path)
     text = large("")
@@ -200,7 +200,7 @@ def test_a_cached_use_of_a_large_config_refuses_it_as_the_aws_cli_does_after_an_
     sts.reset()
     cached = run_cli(env, "use", "testing")
     assert cached.returncode == 0 and sts.calls == [], cached.stderr
-    assert cache.text_digest(text) in (home / ".aws/cli/cache/geodesic-stage/checked/aws-files-v1.json").read_text()
+    assert cache.text_digest(text) in (home / ".aws/cli/cache/geodesic-stage/checked/aws-files-v2.json").read_text()
 
     # An edit far from the stage's profile, keeping the length: both refuse the file.
     broken = text.replace("[profile filler-0200-admin]\nregion = us-west-2", "[profile filler-0200-admin]\nregion   us-west-2")
@@ -224,6 +224,6 @@ def test_a_cached_use_of_a_large_config_loads_only_the_modules_of_the_fast_path(
     config = home / ".aws" / "config"
     config.write_text(large(config.read_text()))
     assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0  # checks the file, keeps its digest
-    assert "_blake2" in loaded_modules(env, "use", "testing")[1]
+    assert "zlib" in loaded_modules(env, "use", "testing")[1]
     for args in (("use", "testing"), ("list",)):
         assert beyond_the_fast_path(env, *args) == set(), f"{' '.join(args)} loaded more"
