@@ -103,8 +103,8 @@ def _plain_sections(text: str) -> dict[str, Section] | None:
     if index is None:
         return None
     sections = {}
-    for name, text in index.items():
-        settings = _settings_of(text)
+    for name, section in index.items():
+        settings = _settings_of(section)
         if settings is None:
             return None
         sections[name] = settings
