@@ -92,7 +92,7 @@ def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Ma
     """Profiles as botocore's session sees them: the credentials file's sections added to the
     config's profiles, its values winning. Each profile is merged when it is read: a chain reads
     a few of thousands."""
-    return Merged(config, credentials)
+    return _Merged(config, credentials)
 
 
 def resolve(
@@ -105,7 +105,7 @@ def resolve(
     """The chain of profile `name`; ConfigError (one line) for a missing link or a cycle.
     `stored(profile)`, asked only of a source profile the files give no credentials, says
     whether the encrypted key store may hold its keys (checked when they are used)."""
-    profiles = Merged(config, credentials)
+    profiles = _Merged(config, credentials)
     if name not in profiles:
         raise ConfigError(f"profile {name!r} is not in {where}")
     roles = []
@@ -165,7 +165,7 @@ def _in_store(name: str, stored: Callable[[str], bool]) -> Source | None:
     return Source(name, STATIC, file=KEY_STORE) if stored(name) else None
 
 
-class Merged(Mapping):
+class _Merged(Mapping):
     """merged(config, credentials): the config's profiles in their order, then the credentials file's others."""
 
     __slots__ = ("_config", "_credentials")
