@@ -24,12 +24,21 @@ _CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard"}
 DEFAULT_REGION = "us-east-1"
 
 
-def _client(profile: Profile, credentials: Credentials):
-    """An STS client signed with exactly `credentials`, configured as `aws --profile STAGE` would be.
+class Refused(AwsError):
+    """AWS answered the call with an error; `code` says which (ResourceNotFoundException, AccessDenied...)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _client(profile: Profile, credentials: Credentials, service: str = "sts", region: Optional[str] = None):
+    """An STS client (or EKS, ECR: `service`) signed with exactly `credentials`, configured as
+    `aws --profile STAGE` would be; botocore takes AWS_ENDPOINT_URL_<SERVICE> itself.
 
     Naming the profile keeps AWS_PROFILE and AWS_DEFAULT_PROFILE out of it; explicit keys keep
     the environment's keys out, and botocore never resolves (or prompts for) a profile's credentials."""
-    region = profile.region or DEFAULT_REGION
+    region = region or profile.region or DEFAULT_REGION
     try:
         session = boto3.Session(
             profile_name=profile.name,
@@ -37,7 +46,7 @@ def _client(profile: Profile, credentials: Credentials):
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token or None,
         )
-        return session.client("sts", region_name=region, config=_CONFIG)
+        return session.client(service, region_name=region, config=_CONFIG)
     except bex.ProfileNotFound:
         raise ConfigError(f"profile {profile.name!r} is in neither {config_path()} nor {credentials_path()}")
     except bex.InvalidRegionError:
@@ -48,7 +57,8 @@ def _client(profile: Profile, credentials: Credentials):
 
 def _call(client, operation: str, **kwargs) -> dict:
     endpoint = client.meta.endpoint_url
-    log.debug(f"STS {operation} at {endpoint}")
+    service = client.meta.service_model.service_id.upper()  # STS, EKS, ECR
+    log.debug(f"{service} {operation} at {endpoint}")
     try:
         return getattr(client, xform_name(operation))(**kwargs)
     except bex.ClientError as e:
@@ -56,14 +66,14 @@ def _call(client, operation: str, **kwargs) -> dict:
         code, message = _printable(error.get("Code", "Unknown")), _printable(error.get("Message", ""))
         if code == "AccessDenied" and "MultiFactorAuthentication" in message:
             raise MfaRejected(f"AWS rejected the MFA code ({message})")
-        raise AwsError(f"STS {operation} was refused at {endpoint}: {code}: {message}")
+        raise Refused(f"{service} {operation} was refused at {endpoint}: {code}: {message}", code)
     except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
-        raise AwsError(f"cannot reach STS at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_STS")
+        raise AwsError(f"cannot reach {service} at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_{service}")
     except ResponseParserError:
         # Its text quotes the body, which may hold credentials: name the endpoint only.
-        raise AwsError(f"STS at {endpoint} answered {operation} with something that is not an STS response; check AWS_ENDPOINT_URL_STS")
+        raise AwsError(f"{service} at {endpoint} answered {operation} with something that is not an {service} response; check AWS_ENDPOINT_URL_{service}")
     except bex.ParamValidationError as e:
-        raise ConfigError(f"STS {operation} would be refused: {_printable(str(e).splitlines()[-1])}")
+        raise ConfigError(f"{service} {operation} would be refused: {_printable(str(e).splitlines()[-1])}")
     except bex.NoCredentialsError:
         raise ConfigError("no credentials to call STS with; check the source profile")
 
