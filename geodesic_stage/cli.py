@@ -8,10 +8,10 @@ from types import SimpleNamespace
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
 
-COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor", "keys")
+COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor", "keys", "eks_token")
 _BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 
-# The words of the commands run at every prompt and shell start, read without argparse: building a
+# The words of the commands run at every prompt, shell start and kubectl call, read without argparse: building a
 # parser (with the gettext, locale and shutil it loads) costs more than a cached `use` does all told.
 # A word this table does not know (help, a typo, a missing stage) goes to argparse, which knows every
 # command and says every error. command: (positionals, switches, options taking a value: their type)
@@ -21,6 +21,8 @@ _QUICK = {
             {**_STAGE_VALUES, "--duration": int, "--mfa-token": str, "--session-duration": int}),
     "status": ((), ("--verify",), _STAGE_VALUES),
     "list": ((), ("--json",), _STAGE_VALUES),
+    # kubectl's exec plugin, at every kubectl and helm call.
+    "eks-token": (("stage",), (), {**_STAGE_VALUES, "--cluster": str, "--eks-region": str}),
 }
 
 
@@ -58,7 +60,7 @@ def _quick_args(words) -> SimpleNamespace | None:
         return None
     found.update(zip(positionals, given))
     # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
-    module = __import__(f"geodesic_stage.commands.{command}", fromlist=["run"])
+    module = __import__(f"geodesic_stage.commands.{_BY_NAME[command]}", fromlist=["run"])
     return SimpleNamespace(**found, run=module.run)
 
 

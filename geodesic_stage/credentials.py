@@ -57,6 +57,14 @@ def from_cache(stage: Stage) -> Session | None:
     return Session(stage, creds, _renewable_until(stage, creds, now))
 
 
+def identity(stage: Stage) -> str:
+    """Whose credentials the stage's are, for the caches of what they sign (EKS tokens, ECR passwords):
+    the key they are cached under, which changes with the profile's role, not with each renewal."""
+    if stage.profile.sso:
+        return sso.role_cache_key(stage.profile.sso)
+    return cache.link_key(stage.chain.final) or f"profile {stage.profile.name}"
+
+
 def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     """Cached credentials, else new ones walked down the chain, asking `mfa` for a code only where a link needs one
     (and signing in to Identity Center only where `mfa` has a person at a terminal)."""

@@ -35,17 +35,22 @@ VARIABLES = (
     "AWS_DEFAULT_REGION",
     "AWS_PROFILE",
     "ASSUME_ROLE",
+    # The stage's own kubeconfig and docker config, when the stages file gives it a cluster or registries.
+    "KUBECONFIG",
+    "DOCKER_CONFIG",
     "STAGE",
 )
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
-def environment(session: Session) -> dict[str, str]:
+def environment(session: Session, tools: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables a shell holds for this stage; region ones only if the profile has one.
-    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
+    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check;
+    `tools` are the stage's KUBECONFIG and DOCKER_CONFIG, where it has them."""
     env = portable_environment(session)
     env["AWS_PROFILE"] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env.update(tools or {})
     env.move_to_end("STAGE")
     return env
 
@@ -103,8 +108,8 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
-def render_exports(session: Session) -> str:
-    """The block `stage use` evals. Its first line hands the `stage` function what it must
+def render_exports(session: Session, tools: Mapping[str, str] | None = None) -> str:
+    """The block `stage use` evals (`tools`: see environment). Its first line hands the `stage` function what it must
     know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
     A region-less profile leaves the region alone: the function restores the user's first."""
     handed = {
@@ -114,7 +119,7 @@ def render_exports(session: Session) -> str:
         "__geodesic_stage_retry_after": str(RETRY_SECONDS),
     }
     header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
-    return header + "\n" + render(environment(session))
+    return header + "\n" + render(environment(session, tools))
 
 
 def render_unset(names: Iterable[str] = VARIABLES) -> str:

@@ -23,5 +23,18 @@ def run(args, context):
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise
-    sys.stdout.write(shell.render_exports(session))
+    sys.stdout.write(shell.render_exports(session, _tools(session, context)))
     return 0
+
+
+def _tools(session, context) -> dict:
+    """KUBECONFIG and DOCKER_CONFIG for the stage, when the stages file gives the team clusters or registries."""
+    from geodesic_stage.eks import cluster
+
+    tools = {}
+    if cluster.configured(context.stages):
+        from geodesic_stage.eks import kubeconfig
+        from geodesic_stage.resolve import namespace_of
+
+        tools.update(kubeconfig.exports(session, context.stages, namespace_of(context.request, context.stages)))
+    return tools

@@ -1,0 +1,65 @@
+import os
+import sys
+
+from geodesic_stage import clock, credentials, mfa
+from geodesic_stage.eks import cluster as clusters
+from geodesic_stage.eks import token as tokens
+from geodesic_stage.errors import AwsError, ConfigError
+
+HELP = "print an EKS token for STAGE as kubectl's exec plugin wants it (the kubeconfig of 'stage use' runs this); never asks for a code"
+EXAMPLE = """geodesic-stage eks-token prod --cluster acme-prod-eks-cluster
+  in a kubeconfig user:  exec: {command: geodesic-stage, args: [eks-token, prod], interactiveMode: Never}"""
+NEEDS_MFA = False
+
+
+def add_arguments(parser):
+    parser.add_argument("stage")
+    parser.add_argument("--cluster", metavar="NAME", help="the EKS cluster (default: the stage's eks_cluster in the stages file)")
+    parser.add_argument("--eks-region", metavar="REGION", help="the cluster's region (default: eks_region, else the stage's region)")
+
+
+def run(args, context):
+    stage = context.stage(args.stage)
+    cluster = _cluster(args, context, stage)
+    version = tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))
+    identity = credentials.identity(stage)
+    now = clock.now()
+    token = tokens.cached(identity, cluster, now)
+    if token is None:
+        _refuse_an_undescribed_cluster(stage, cluster, context)
+        advice = f"run 'stage use {stage.name}'"
+        session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+        token = tokens.new(stage.profile, session.credentials, cluster, now)
+        tokens.keep(identity, cluster, token)
+    sys.stdout.write(tokens.exec_credential(token, version))
+    return 0
+
+
+def _cluster(args, context, stage) -> clusters.Cluster:
+    from geodesic_stage.resolve import namespace_of
+
+    if args.cluster:
+        region = args.eks_region or stage.profile.region
+        if not region:
+            raise ConfigError(f"--cluster {args.cluster} needs --eks-region: profile {stage.profile.name} has no region")
+        return clusters.checked(args.cluster, region, "--cluster and --eks-region")
+    found = clusters.of_stage(stage.name, context.stages, namespace_of(context.request, context.stages), stage.profile.region)
+    if found is None:
+        where = context.stages.path or "~/.config/geodesic/stages.conf"
+        raise ConfigError(
+            f"stage {stage.name} has no EKS cluster; add eks_cluster = NAME under [[{stage.name}]] in the [stages] "
+            f"of {where} (or eks_cluster_pattern at its top), then run 'stage use {stage.name}'"
+        )
+    return found
+
+
+def _refuse_an_undescribed_cluster(stage, cluster, context) -> None:
+    """`stage use` found no cluster to reach: say why, rather than sign a token for nothing."""
+    from geodesic_stage.eks import describe
+
+    found = describe.cached(stage.profile.account_id, cluster)
+    if found is not None and found.problem:
+        raise AwsError(
+            f"stage {stage.name}: {found.problem}; check eks_cluster in {context.stages.path or 'the stages file'}, "
+            f"then run 'stage use {stage.name}'"
+        )

@@ -1,0 +1,105 @@
+"""EKS bearer tokens, as aws-iam-authenticator reads them and `aws eks get-token` makes them.
+
+`k8s-aws-v1.` + the unpadded base64url of a GetCallerIdentity URL presigned with the stage's
+credentials and the signed header `x-k8s-aws-id: CLUSTER`. The cluster takes it for 15 minutes
+from its X-Amz-Date; kubectl is told 14. Tokens are cached per identity, cluster and region and
+served while a minute is left: a hit reads one file and loads neither boto3 nor botocore.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta
+
+from geodesic_stage import cache, clock, log
+from geodesic_stage.cache import sha1
+from geodesic_stage.eks.cluster import Cluster
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.model import Credentials, Profile
+from geodesic_stage.record import Record
+
+PREFIX = "k8s-aws-v1."
+CLUSTER_HEADER = "x-k8s-aws-id"
+# The URL's own X-Amz-Expires, which the cluster ignores (it counts 15 minutes from X-Amz-Date); the AWS CLI's value.
+PRESIGN_SECONDS = 60
+TOKEN_SECONDS = 14 * 60
+SERVE_MARGIN_SECONDS = 60
+API_VERSIONS = ("client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1")
+
+
+class Token(Record):
+    _secret = ("value",)
+    value: str
+    expiration: datetime
+
+
+def directory() -> str:
+    """Where tokens and cluster descriptions are kept: beside the MFA sessions, as private as they are."""
+    return os.path.join(cache.session_cache_dir(), "eks")
+
+
+def _key(identity: str, cluster: Cluster) -> str:
+    args = {"Identity": identity, "Cluster": cluster.name, "Region": cluster.region}
+    return "token-" + sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def cached(identity: str, cluster: Cluster, now: datetime) -> Token | None:
+    """The cached token while it has more than a minute left (and is not from the future)."""
+    entry = cache.JsonFileCache(directory()).get(_key(identity, cluster))
+    try:
+        value, expiration = entry["token"], clock.parse_timestamp(entry["expiration"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not (isinstance(value, str) and value.startswith(PREFIX) and value.isprintable()):
+        return None
+    left = (expiration - now).total_seconds()
+    return Token(value, expiration) if SERVE_MARGIN_SECONDS <= left <= TOKEN_SECONDS else None
+
+
+def new(profile: Profile, credentials: Credentials, cluster: Cluster, now: datetime) -> Token:
+    """A token signed with exactly `credentials` (STS in the cluster's region, AWS_ENDPOINT_URL_STS honoured)."""
+    import base64
+
+    from geodesic_stage import sts
+
+    client = sts._client(profile, credentials, "sts", cluster.region)
+
+    def name_the_cluster(request, **kwargs):
+        request.headers[CLUSTER_HEADER] = cluster.name
+
+    client.meta.events.register("before-sign.sts.GetCallerIdentity", name_the_cluster)
+    url = client.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=PRESIGN_SECONDS, HttpMethod="GET")
+    log.debug(f"EKS token for {cluster.name} presigned at {url.split('?')[0]}")
+    value = PREFIX + base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
+    expiration = now + timedelta(seconds=TOKEN_SECONDS)
+    if credentials.expiration is not None:
+        expiration = min(expiration, credentials.expiration)
+    return Token(value, expiration)
+
+
+def keep(identity: str, cluster: Cluster, token: Token) -> None:
+    try:
+        cache.JsonFileCache(directory()).put(_key(identity, cluster), {"token": token.value, "expiration": clock.rfc3339(token.expiration)})
+    except OSError as e:
+        log.debug(f"could not cache the EKS token in {directory()} ({e.strerror}); the next call makes another")
+
+
+def api_version(exec_info: str | None) -> str:
+    """The ExecCredential version kubectl asks for in KUBERNETES_EXEC_INFO (v1beta1 when it says none)."""
+    try:
+        asked = json.loads(exec_info)["apiVersion"] if exec_info else API_VERSIONS[0]
+    except (ValueError, TypeError, KeyError):
+        raise ConfigError("KUBERNETES_EXEC_INFO is not the JSON kubectl sends; run this command from kubectl's exec plugin")
+    if asked not in API_VERSIONS:
+        raise ConfigError(f"kubectl asks for an ExecCredential of {asked!r}; this command speaks {' and '.join(API_VERSIONS)}")
+    return asked
+
+
+def exec_credential(token: Token, version: str) -> str:
+    return json.dumps({
+        "kind": "ExecCredential",
+        "apiVersion": version,
+        "spec": {},
+        "status": {"expirationTimestamp": clock.rfc3339(token.expiration), "token": token.value},
+    }) + "\n"
