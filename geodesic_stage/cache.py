@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 
 try:  # CPython's own SHA-1: hashlib loads OpenSSL first, some 3 ms of every cached use
@@ -64,6 +65,15 @@ def cli_cache_key(profile: Profile | RoleLink) -> str:
 
 def session_cache_key(source_profile: str, mfa_serial: str) -> str:
     return "session-" + _sha1_of({"SerialNumber": mfa_serial, "SourceProfile": source_profile})
+
+
+def stage_file_key(stage: str, profile: str) -> str:
+    """A file name for what is written per stage and profile (its kubeconfig, its docker config) that says
+    whose it is; names that are not plain go by their digest."""
+    name = f"{stage}.{profile}"
+    if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        return name
+    return "stage-" + sha1(name.encode("utf-8")).hexdigest()
 
 
 class JsonFileCache:

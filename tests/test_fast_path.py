@@ -112,6 +112,7 @@ FAST_OURS = {
     "geodesic_stage.cache", "geodesic_stage.credentials", "geodesic_stage.mfa", "geodesic_stage.shell",
     "geodesic_stage.sso",
     "geodesic_stage.eks", "geodesic_stage.eks.cluster",  # whether the stages file gives the team EKS clusters
+    "geodesic_stage.ecr", "geodesic_stage.ecr.registries",  # or ECR registries
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
 # what sys.modules holds; run without site (-S) from this work tree.

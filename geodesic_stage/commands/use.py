@@ -1,3 +1,4 @@
+import os
 import sys
 
 from geodesic_stage import cache, credentials, mfa, shell
@@ -29,6 +30,7 @@ def run(args, context):
 
 def _tools(session, context) -> dict:
     """KUBECONFIG and DOCKER_CONFIG for the stage, when the stages file gives the team clusters or registries."""
+    from geodesic_stage.ecr import registries
     from geodesic_stage.eks import cluster
 
     tools = {}
@@ -37,4 +39,10 @@ def _tools(session, context) -> dict:
         from geodesic_stage.resolve import namespace_of
 
         tools.update(kubeconfig.exports(session, context.stages, namespace_of(context.request, context.stages)))
+    profile = session.stage.profile
+    found = registries.of_stage(session.stage.name, context.stages, profile.account_id, profile.region)
+    if found:
+        from geodesic_stage.ecr import dockerconfig
+
+        tools.update(dockerconfig.exports(session.stage.name, profile.name, found, os.environ))
     return tools

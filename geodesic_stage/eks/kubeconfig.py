@@ -10,7 +10,6 @@ token command, which says what to fix, rather than reaching another stage's clus
 from __future__ import annotations
 
 import os
-import re
 
 from geodesic_stage import cache, log
 from geodesic_stage.eks import cluster as clusters
@@ -22,7 +21,6 @@ from geodesic_stage.stages import StagesFile
 # The server of a stage that has no cluster to reach: never resolved, since its token command refuses first.
 NO_SERVER = "https://no-eks-cluster.invalid"
 COMMAND = "geodesic-stage"
-_PLAIN = re.compile(r"[A-Za-z0-9_.-]+\Z")
 
 
 def exports(session: Session, stages: StagesFile, namespace: str | None) -> dict[str, str]:
@@ -79,18 +77,10 @@ def _directory() -> str:
     return os.path.join(directory(), "kubeconfig")
 
 
-def _file_key(stage: str, profile: str) -> str:
-    """A file name that says whose file it is; names that are not plain go by their digest."""
-    name = f"{stage}.{profile}"
-    if _PLAIN.match(name) and not name.startswith("."):
-        return name
-    return "stage-" + cache.sha1(name.encode("utf-8")).hexdigest()
-
-
 def write(stage: str, profile: str, doc: dict) -> str:
     """The file's path, written atomically (0600, in 0700 directories) unless it already holds `doc`."""
     files = cache.JsonFileCache(_directory())
-    key = _file_key(stage, profile)
+    key = cache.stage_file_key(stage, profile)
     if files.get(key) != doc:
         files.put(key, doc)
     return files.path(key)

@@ -1,0 +1,75 @@
+"""Which ECR registries a stage's credentials serve: `ecr = true` (the stage's own account and
+region) and `ecr_registries` (ACCOUNT, ACCOUNT:REGION or a registry host, comma-separated).
+
+Pure: the stages file in, registries out; no network, no boto3.
+"""
+
+from __future__ import annotations
+
+import re
+
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.record import Record
+from geodesic_stage.stages import StagesFile
+
+_HOST = re.compile(r"(\d{12})\.dkr\.ecr(-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(\.cn)?\Z")
+_ENTRY = re.compile(r"(\d{12})(?::([a-z]{2}(?:-[a-z]+)+-\d))?\Z")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+class Registry(Record):
+    account_id: str
+    region: str
+
+    @property
+    def host(self) -> str:
+        suffix = ".amazonaws.com.cn" if self.region.startswith("cn-") else ".amazonaws.com"
+        return f"{self.account_id}.dkr.ecr.{self.region}{suffix}"
+
+
+def configured(stages: StagesFile) -> bool:
+    return any(entry.ecr or entry.ecr_registries for entry in stages.stages.values())
+
+
+def of_stage(stage: str, stages: StagesFile, account_id: str, region: str | None) -> tuple[Registry, ...]:
+    """The stage's registries, its own first when `ecr = true`; a registry without a region is in the stage's."""
+    entry = stages.stages.get(stage)
+    if entry is None:
+        return ()
+    where = f"{stages.path}: [stages][[{stage}]]"
+    found = []
+    if entry.ecr is not None:
+        flag = entry.ecr.lower()
+        if flag not in _TRUE + _FALSE:
+            raise ConfigError(f"{where} ecr = {entry.ecr!r}; use ecr = true (or list registries in ecr_registries)")
+        if flag in _TRUE:
+            found.append(_registry(account_id, region, stage, where))
+    for word in re.split(r"[\s,]+", entry.ecr_registries or ""):
+        if not word:
+            continue
+        registry = parse_host(word)
+        if registry is None:
+            match = _ENTRY.match(word)
+            if not match:
+                raise ConfigError(
+                    f"{where} ecr_registries has {word!r}; give ACCOUNT_ID, ACCOUNT_ID:REGION or the registry host, "
+                    "e.g. ecr_registries = 123456789012:us-west-2"
+                )
+            registry = _registry(match.group(1), match.group(2) or region, stage, where)
+        found.append(registry)
+    return tuple(dict.fromkeys(found))
+
+
+def _registry(account_id: str, region: str | None, stage: str, where: str) -> Registry:
+    if not region:
+        raise ConfigError(f"{where}: stage {stage!r} has no region for its ECR registry; give ecr_registries = {account_id}:REGION")
+    return Registry(account_id=account_id, region=region)
+
+
+def parse_host(server: str) -> Registry | None:
+    """The registry docker names (a host, with or without https:// and a path), if it is an ECR registry."""
+    text = server.strip()
+    text = text.split("://", 1)[1] if "://" in text else text
+    host = text.split("/", 1)[0].rsplit(":", 1)[0] if text else ""
+    match = _HOST.match(host.lower())
+    return Registry(account_id=match.group(1), region=match.group(3)) if match else None
