@@ -435,6 +435,13 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
         root = topology.root_account(stages, context.stages.root_account_id)
         report.findings += check_topology(report.topology, stages, root)
     report.findings += check_cache()
+    from geodesic_stage.eks import checks as kubernetes  # its clusters and registries, and the user's kubeconfig
+
+    clusters, findings = kubernetes.stage_clusters(context, report.stages)
+    report.findings += findings
+    if clusters and not offline:
+        report.findings += kubernetes.check_clusters(context, clusters)
+    report.findings += kubernetes.check_user_kubeconfig(context, report.stages, clusters, environ)
     signer = next((p for p in stages.values() if p.source_profile), None)
     if not offline and signer and not source_findings:
         report.findings += check_clock(signer, context)

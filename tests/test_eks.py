@@ -281,3 +281,63 @@ def test_a_cached_use_of_a_stage_with_a_cluster_stays_on_the_fast_path(eks, env,
     modules = imported_modules(env, "use", "prod")
     assert "geodesic_stage.eks.kubeconfig" in modules and heavy(modules) == set(), sorted(heavy(modules))
     assert "tempfile" not in modules, "an unchanged kubeconfig is not written again"
+
+
+@organization
+def test_doctor_reports_a_cluster_that_does_not_exist_and_one_the_role_cannot_describe(eks, env, topology, sts, tmp_path):
+    eks.cluster("testing", CLUSTERS["testing"])  # prod's is nowhere
+    use(env, "prod", "--mfa-token", CODE)
+    use(env, "testing")
+
+    done = run_cli(env, "doctor")
+    assert done.returncode == 1
+    ours = [line for line in done.stdout.splitlines() if "EKS" in line]
+    assert ours == [
+        f"error: stage prod: EKS cluster {CLUSTERS['prod']} in us-west-2 (account {ACCOUNTS['prod']}) does not exist; "
+        f"fix: set eks_cluster under [[prod]] in {tmp_path / 'stages.conf'} to a cluster of that account "
+        "(aws eks list-clusters --region us-west-2)"
+    ]
+
+    eks.proxy.denied = {"DescribeCluster"}
+    denied = [line for line in run_cli(env, "doctor").stdout.splitlines() if "testing" in line]
+    assert denied == [
+        f"error: stage testing: the role of profile cpco-testing-admin cannot describe EKS cluster {CLUSTERS['testing']} "
+        f"in us-west-2 (account {ACCOUNTS['testing']}) (AccessDeniedException); fix: allow eks:DescribeCluster on "
+        f"arn:aws:eks:us-west-2:{ACCOUNTS['testing']}:cluster/{CLUSTERS['testing']} to the role of profile cpco-testing-admin"
+    ]
+    assert not [line for line in run_cli(env, "doctor", "--offline").stdout.splitlines() if "EKS" in line]
+
+
+USER_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: prod
+  cluster: {server: "https://127.0.0.1:9"}
+contexts:
+- name: prod
+  context: {cluster: prod, user: prod}
+current-context: prod
+users:
+- name: prod
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, acme-prod-eks-cluster]
+      env:
+      - {name: AWS_PROFILE, value: %s}
+"""
+
+
+@organization
+def test_doctor_warns_of_a_kubeconfig_entry_of_the_user_that_pins_another_profile_than_the_stage(eks, env, topology, sts, home):
+    (home / ".kube").mkdir()
+    (home / ".kube" / "config").write_text(USER_KUBECONFIG % "cpco-testing-admin")
+    found = [line for line in run_cli(env, "doctor", "--offline").stdout.splitlines() if ".kube" in line]
+    assert found == [
+        f"warning: {home / '.kube' / 'config'}: user prod signs for cluster {CLUSTERS['prod']} (stage prod) as profile "
+        "cpco-testing-admin, not prod's profile cpco-prod-admin; fix: set its AWS_PROFILE to cpco-prod-admin, or drop it: "
+        "'stage use prod' gives kubectl a kubeconfig of its own"
+    ]
+    (home / ".kube" / "config").write_text(USER_KUBECONFIG % "cpco-prod-admin")
+    assert ".kube" not in run_cli(env, "doctor", "--offline").stdout

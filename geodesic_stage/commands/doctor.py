@@ -13,7 +13,7 @@ def add_arguments(parser):
     parser.add_argument("--namespace", help="namespace of the stage profiles (default: $NAMESPACE)")
     parser.add_argument("--role", help="role part of the profile names (default: admin)")
     parser.add_argument("--topology", choices=TOPOLOGIES, help="check against this topology instead of the stages file's or the inferred one")
-    parser.add_argument("--offline", action="store_true", help="skip the checks that call STS (clock skew)")
+    parser.add_argument("--offline", action="store_true", help="skip the checks that call AWS (clock skew, EKS clusters)")
 
 
 def run(args, context):

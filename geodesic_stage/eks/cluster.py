@@ -16,6 +16,12 @@ _NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}\Z")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d\Z")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 PLACEHOLDERS = ("namespace", "environment", "stage", "region")
+_FIXES = {
+    "namespace": "set namespace in the stages file (or NAMESPACE)",
+    "environment": "set environment = (e.g. uw2) in the stages file",
+    "stage": "name the stage",
+    "region": "give the stage a region (its profile, or region in the stages file)",
+}
 
 
 class Cluster(Record):
@@ -66,9 +72,7 @@ def fill(pattern: str, where: str, **values: str | None) -> str:
         if key not in PLACEHOLDERS:
             raise ConfigError(f"{where} has {{{key}}}; the placeholders are {', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
         if not values.get(key):
-            fix = {"namespace": "set namespace (or NAMESPACE)", "environment": "set environment = (e.g. uw2)",
-                   "region": "give the stage a region"}.get(key, "")
-            raise ConfigError(f"{where} uses {{{key}}}, which has no value here; {fix} in the stages file")
+            raise ConfigError(f"{where} uses {{{key}}}, which has no value here; {_FIXES[key]}")
         return values[key]
 
     return _PLACEHOLDER.sub(value, pattern)
