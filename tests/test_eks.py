@@ -341,3 +341,16 @@ def test_doctor_warns_of_a_kubeconfig_entry_of_the_user_that_pins_another_profil
     ]
     (home / ".kube" / "config").write_text(USER_KUBECONFIG % "cpco-prod-admin")
     assert ".kube" not in run_cli(env, "doctor", "--offline").stdout
+
+
+@organization
+def test_logout_forget_drops_the_tokens_too(eks, env, topology, sts, home):
+    eks.cluster("prod", CLUSTERS["prod"])
+    in_prod = use(env, "prod", "--mfa-token", CODE)
+    assert run_cli(in_prod, "eks-token", "prod").returncode == 0
+    kept = home / ".aws" / "cli" / "cache" / "geodesic-stage" / "eks"
+    assert list(kept.glob("token-*.json"))
+
+    done = run_cli(in_prod, "logout", "--forget")
+    assert done.returncode == 0, done.stderr
+    assert list(kept.glob("*.json")) == []

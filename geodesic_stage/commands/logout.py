@@ -38,11 +38,15 @@ def _forget(context) -> None:
             keys.append((role_cache, sso.role_cache_key(profile.sso)))
         else:
             keys.append((role_cache, cache.cli_cache_key(profile)))
-    session_cache = cache.session_cache()
-    try:
-        keys += [(session_cache, key) for key in session_cache.keys()]
-    except OSError as e:
-        failed.append(f"{session_cache.directory} ({e.strerror})")
+    from geodesic_stage.ecr import auth
+    from geodesic_stage.eks import token
+
+    # The MFA sessions, and what role credentials signed: EKS tokens, ECR passwords.
+    for store in (cache.session_cache(), cache.JsonFileCache(token.directory()), cache.JsonFileCache(auth.directory())):
+        try:
+            keys += [(store, key) for key in store.keys()]
+        except OSError as e:
+            failed.append(f"{store.directory} ({e.strerror})")
     for store, key in keys:
         try:
             forgotten += store.delete(key)
