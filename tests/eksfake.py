@@ -67,8 +67,10 @@ class TokenRefused(Exception):
     pass
 
 
-def caller_of(token: str, cluster: str, sts_host: str, now: datetime.datetime) -> str:
-    """The ARN STS answers for the token's presigned URL, after aws-iam-authenticator's checks; TokenRefused says which failed."""
+def caller_of(token: str, cluster: str, sts_host: str, now: datetime.datetime, aliases=()) -> str:
+    """The ARN STS answers for the token's presigned URL, after aws-iam-authenticator's checks; TokenRefused says which failed.
+    A URL at a host of `aliases` (an AWS STS name, for a client that cannot be pointed at loopback) goes to
+    `sts_host` with its own Host header, which its signature covers."""
     if not token.startswith(PREFIX):
         raise TokenRefused("no k8s-aws-v1. prefix")
     encoded = token[len(PREFIX):]
@@ -79,7 +81,7 @@ def caller_of(token: str, cluster: str, sts_host: str, now: datetime.datetime) -
     except ValueError:
         raise TokenRefused("not base64url")
     parts = urllib.parse.urlsplit(url)
-    if parts.netloc != sts_host or parts.path != "/":
+    if parts.netloc not in (sts_host, *aliases) or parts.path != "/":
         raise TokenRefused(f"not a URL of the STS at {sts_host}: {parts.netloc}{parts.path}")
     query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
     unknown = {k for k in query if k.lower() not in ALLOWED_PARAMETERS}
@@ -98,7 +100,8 @@ def caller_of(token: str, cluster: str, sts_host: str, now: datetime.datetime) -
         raise TokenRefused("no X-Amz-Date")
     if abs(now - date) > TOKEN_WINDOW:
         raise TokenRefused(f"X-Amz-Date {one['x-amz-date']} is more than 15 minutes from now")
-    request = urllib.request.Request(url, headers={"x-k8s-aws-id": cluster, "Accept": "application/json"})
+    headers = {"x-k8s-aws-id": cluster, "Accept": "application/json", "Host": parts.netloc}
+    request = urllib.request.Request(f"http://{sts_host}/?{parts.query}", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             answer = json.loads(response.read())
@@ -129,9 +132,10 @@ class KubeApiFake:
     """A cluster's API server on https://127.0.0.1:PORT; `callers` holds the ARN of each authenticated
     request, `refusals` why each refused one was refused. Its namespaces: default and the cluster's name."""
 
-    def __init__(self, cluster: str, sts_url: str, directory: Path):
+    def __init__(self, cluster: str, sts_url: str, directory: Path, aliases=()):
         self.cluster = cluster
         self.sts_host = urllib.parse.urlsplit(sts_url).netloc
+        self.aliases = tuple(aliases)
         self.callers, self.refusals = [], []
         self._lock = threading.Lock()
         cert_path, key_path, pem = certificate(Path(tempfile.mkdtemp(dir=directory)))
@@ -148,7 +152,7 @@ class KubeApiFake:
         scheme, _, token = authorization.partition(" ")
         if scheme != "Bearer":
             raise TokenRefused("no bearer token")
-        return caller_of(token, self.cluster, self.sts_host, datetime.datetime.now(datetime.timezone.utc))
+        return caller_of(token, self.cluster, self.sts_host, datetime.datetime.now(datetime.timezone.utc), self.aliases)
 
     def close(self) -> None:
         self._server.shutdown()
