@@ -10,7 +10,7 @@ import pytest
 from conftest import BIN, run_cli
 from eksfake import ServiceProxy
 from test_eks import exported
-from test_fast_path import heavy, imported_modules
+from test_fast_path import heavy
 
 CODE = "123456"
 HELPER = str(BIN / "docker-credential-geodesic-stage")

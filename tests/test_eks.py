@@ -7,7 +7,6 @@ import json
 import re
 import shlex
 import subprocess
-import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 

@@ -14,7 +14,7 @@ import sys
 from types import SimpleNamespace
 
 from geodesic_stage import log
-from geodesic_stage.errors import ConfigError, StageError
+from geodesic_stage.errors import StageError
 
 NOT_FOUND = "credentials not found in native keychain"  # the text docker takes as "no credentials here"
 USAGE = "usage: docker-credential-geodesic-stage get|list|store|erase (docker runs it; see 'stage use')"
