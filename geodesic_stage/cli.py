@@ -61,7 +61,7 @@ def _quick_args(words) -> SimpleNamespace | None:
     found.update(zip(positionals, given))
     # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
     module = __import__(f"geodesic_stage.commands.{_BY_NAME[command]}", fromlist=["run"])
-    return SimpleNamespace(**found, run=module.run)
+    return SimpleNamespace(**found, run=module.run, served=getattr(module, "served", None))
 
 
 def _dest(option: str) -> str:
@@ -119,7 +119,7 @@ def build_parser(only: str | None = None):
         module.add_arguments(command)
         if getattr(module, "STAGE_OPTIONS", True):
             _stage_options(command, mfa=getattr(module, "NEEDS_MFA", True))
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, served=getattr(module, "served", None))
     return parser
 
 
@@ -151,6 +151,9 @@ def main(argv=None) -> int:
                 args = parser.parse_args([*words, "status"])
         if getattr(args, "debug", False):
             log.enable_debug()
+        # A command that can answer from its cache alone (kubectl's token) does, before the config files are read.
+        if getattr(args, "served", None) and args.served(args):
+            return 0
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

@@ -177,11 +177,32 @@ def test_the_token_is_an_exec_credential_of_the_version_kubectl_asks_for_and_is_
     assert timedelta(minutes=13) < expires - datetime.now(timezone.utc) <= timedelta(minutes=14)
     assert eks.fakes[CLUSTERS["prod"]].authenticate(f"Bearer {token}") == role_of("prod")
 
-    # A hit reads the cache: no boto3, botocore or prompt_toolkit, no STS.
+    # A hit reads the cache: no boto3, botocore or prompt_toolkit, no STS, and not even the config files.
     sts.reset()
     modules = imported_modules(in_prod, *argv)
     assert "geodesic_stage.eks.token" in modules and heavy(modules) == set(), sorted(heavy(modules))
+    assert {"configobj", "geodesic_stage.context", "geodesic_stage.credentials"}.isdisjoint(modules)
     assert sts.calls == []
+
+
+@organization
+def test_a_profile_changed_since_the_last_token_is_worked_out_again(eks, env, topology, sts, home):
+    fake = eks.cluster("prod", CLUSTERS["prod"])
+    in_prod = use(env, "prod", "--mfa-token", CODE)
+    argv = ["eks-token", "prod", "--profile", "cpco-prod-admin", "--cluster", CLUSTERS["prod"], "--eks-region", "us-west-2"]
+    first = json.loads(run_cli(in_prod, *argv).stdout)["status"]["token"]
+    assert json.loads(run_cli(in_prod, *argv).stdout)["status"]["token"] == first
+
+    config = home / ".aws" / "config"
+    config.write_text(config.read_text().replace(
+        "role_arn=arn:aws:iam::845490276530:role/OrganizationAccountAccessRole\n",
+        "role_arn=arn:aws:iam::845490276530:role/OrganizationAccountAccessRole\nrole_session_name=renamed\n",
+    ))
+    again = run_cli(in_prod, *argv)
+    assert again.returncode == 0, again.stderr
+    token = json.loads(again.stdout)["status"]["token"]
+    assert token != first
+    assert fake.authenticate(f"Bearer {token}") == role_of("prod").replace("geodesic-stage-admin@cloudposse.co", "renamed")
 
 
 @organization

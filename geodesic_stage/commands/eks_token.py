@@ -1,7 +1,7 @@
 import os
 import sys
 
-from geodesic_stage import clock, credentials, mfa
+from geodesic_stage import clock, log
 from geodesic_stage.eks import cluster as clusters
 from geodesic_stage.eks import token as tokens
 from geodesic_stage.errors import AwsError, ConfigError
@@ -18,11 +18,36 @@ def add_arguments(parser):
     parser.add_argument("--eks-region", metavar="REGION", help="the cluster's region (default: eks_region, else the stage's region)")
 
 
+def _request(args) -> list:
+    """What the stage's identity is worked out from besides the files: the words kubectl passes, and NAMESPACE."""
+    return [args.stage, args.profile, args.role, args.namespace, args.region, os.environ.get("NAMESPACE")]
+
+
+def served(args) -> bool:
+    """kubectl's call for a token still cached, answered before any config file is read (the kubeconfig of
+    `stage use` names the cluster and its region; the identity is remembered while its files are unchanged)."""
+    if not (args.cluster and args.eks_region):
+        return False
+    identity = tokens.remembered(_request(args))
+    if identity is None:
+        return False
+    token = tokens.cached(identity, clusters.checked(args.cluster, args.eks_region, "--cluster and --eks-region"), clock.now())
+    if token is None:
+        return False
+    log.debug(f"EKS token for {args.cluster} from cache; the config files are as they were")
+    sys.stdout.write(tokens.exec_credential(token, tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))))
+    return True
+
+
 def run(args, context):
+    from geodesic_stage import credentials, mfa
+
+    files = tokens.stamps()
     stage = context.stage(args.stage)
     cluster = _cluster(args, context, stage)
     version = tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))
     identity = credentials.identity(stage)
+    tokens.remember(_request(args), files, identity)
     now = clock.now()
     token = tokens.cached(identity, cluster, now)
     if token is None:

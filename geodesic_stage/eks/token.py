@@ -3,7 +3,8 @@
 `k8s-aws-v1.` + the unpadded base64url of a GetCallerIdentity URL presigned with the stage's
 credentials and the signed header `x-k8s-aws-id: CLUSTER`. The cluster takes it for 15 minutes
 from its X-Amz-Date; kubectl is told 14. Tokens are cached per identity, cluster and region and
-served while a minute is left: a hit reads one file and loads neither boto3 nor botocore.
+served while a minute is left: a hit loads neither boto3 nor botocore, and reads no config file
+while the files the stage's identity was worked out from are unchanged (remembered).
 """
 
 from __future__ import annotations
@@ -83,6 +84,42 @@ def keep(identity: str, cluster: Cluster, token: Token) -> None:
         cache.JsonFileCache(directory()).put(_key(identity, cluster), {"token": token.value, "expiration": clock.rfc3339(token.expiration)})
     except OSError as e:
         log.debug(f"could not cache the EKS token in {directory()} ({e.strerror}); the next call makes another")
+
+
+def stamps() -> list:
+    """The files a stage's identity is worked out from, as they are now: the AWS config, the credentials
+    file and the stages file (path, inode, size and mtime; None for one that is not there)."""
+    from geodesic_stage.awsconfig import config_path, credentials_path
+    from geodesic_stage.stages import stages_path
+
+    found = []
+    for path in (config_path(), credentials_path(), stages_path()):
+        try:
+            info = os.stat(path) if path else None
+        except OSError:
+            info = None
+        found.append([path, [info.st_ino, info.st_size, info.st_mtime_ns] if info else None])
+    return found
+
+
+def _request_key(request: list) -> str:
+    return "identity-" + sha1(json.dumps(request).encode("utf-8")).hexdigest()
+
+
+def remembered(request: list) -> str | None:
+    """The identity these words (stage, options, NAMESPACE) were worked out to, if its files are unchanged since."""
+    entry = cache.JsonFileCache(directory()).get(_request_key(request))
+    if entry and isinstance(entry.get("identity"), str) and entry.get("files") == stamps():
+        return entry["identity"]
+    return None
+
+
+def remember(request: list, files: list, identity: str) -> None:
+    """`files`: their stamps() from before they were read, so that a change while reading is never hidden."""
+    try:
+        cache.JsonFileCache(directory()).put(_request_key(request), {"identity": identity, "files": files})
+    except OSError as e:
+        log.debug(f"could not remember the identity in {directory()} ({e.strerror})")
 
 
 def api_version(exec_info: str | None) -> str:
