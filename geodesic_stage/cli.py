@@ -131,7 +131,7 @@ def _command_of(argv) -> str | None:
 
 def main(argv=None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    from geodesic_stage import passphrase
+    from geodesic_stage.auth import passphrase
 
     passphrase.take_from_environment()  # before anything can start a process that would inherit it
     if words[:1] == ["__complete"]:

@@ -78,11 +78,11 @@ def _arguments(words: Sequence[str]) -> List[str]:
 
 def _values(option: str, command: str) -> Iterable[str]:
     if option == "--format":
-        from geodesic_stage.shell import FORMATS
+        from geodesic_stage.render import FORMATS
 
         return FORMATS
     if option == "--topology":
-        from geodesic_stage.stages import TOPOLOGIES
+        from geodesic_stage.config.stages_file import TOPOLOGIES
 
         return (*TOPOLOGIES, "sso") if command == "init" else TOPOLOGIES
     if option == "--profile":
@@ -91,7 +91,7 @@ def _values(option: str, command: str) -> Iterable[str]:
 
 
 def _stage_names(profiles, stages, request) -> Iterable[str]:
-    from geodesic_stage import resolve
+    from geodesic_stage.config import resolve
 
     return resolve.known_stages(profiles, stages, request)
 
@@ -107,9 +107,9 @@ def _given(words: Sequence[str], option: str):
 
 def _config(pick, words: Sequence[str]) -> Iterable[str]:
     """pick(profiles, stages file, request) from the user's files; nothing if they cannot be read."""
-    from geodesic_stage import awsconfig, resolve
+    from geodesic_stage.config import awsconfig, resolve
     from geodesic_stage.errors import StageError
-    from geodesic_stage.stages import load_stages
+    from geodesic_stage.config.stages_file import load_stages
 
     try:
         request = resolve.Request(

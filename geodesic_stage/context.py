@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from geodesic_stage import awsconfig, chain, log, resolve
+from geodesic_stage.config import awsconfig, chain, resolve
+from geodesic_stage import log
 from geodesic_stage.model import Stage
 from geodesic_stage.record import replace
-from geodesic_stage.stages import StagesFile, load_stages
+from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
 def stage_in_use() -> str | None:
@@ -19,7 +20,7 @@ def stage_in_use() -> str | None:
 
 def _may_hold_keys(profile: str) -> bool:
     """keystore.may_hold, asked only of a source the files give no keys: other stages never load the key store's module."""
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store as keystore
 
     return keystore.may_hold(profile)
 
@@ -68,7 +69,7 @@ class Context:
 
     def settings(self, args):
         """The credentials.Settings of this run (imported here: status and list need none of that module)."""
-        from geodesic_stage.credentials import Settings
+        from geodesic_stage.creds.obtain import Settings
 
         direct = getattr(args, "direct", False)
         return Settings(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from geodesic_stage.chain import Chain
+from geodesic_stage.config.chain import Chain
 from geodesic_stage.record import Record
 
 

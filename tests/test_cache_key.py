@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage import awsconfig, cache, resolve
-from geodesic_stage.stages import StagesFile
+from geodesic_stage.config import awsconfig, resolve
+from geodesic_stage.store import cache
+from geodesic_stage.config.stages_file import StagesFile
 
 OPTIONAL = ("mfa_serial", "external_id", "role_session_name", "duration_seconds")
 # Text a config line can hold as botocore reads it back: no line breaks or

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage import awsconfig, chain
+from geodesic_stage.config import awsconfig, chain
 from geodesic_stage.errors import ConfigError
 
 KEYS = "aws_access_key_id = AKIA{n}EXAMPLE\naws_secret_access_key = secret{n}\n"

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import run_cli
-from geodesic_stage import cache
+from geodesic_stage.store import cache
 from geodesic_stage.model import Profile
 from test_integration import assert_one_line_error
 

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import DATA, run_aws, run_cli
-from geodesic_stage import awsconfig, cache
+from geodesic_stage.config import awsconfig
+from geodesic_stage.store import cache
 from geodesic_stage.errors import ConfigError
 from test_config_files import junk_files, write
 from test_fast_path import CONFIG, ODD, beyond_the_fast_path, loaded_modules, with_odd_line

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, run_cli
-from geodesic_stage import lock
+from geodesic_stage.store import lock
 from geodesic_stage.errors import MfaUnavailable
 from ptyshell import MFA_PROMPT
 
@@ -167,7 +167,7 @@ def test_processes_racing_for_one_session_run_mfa_process_once(env, sts, home, t
 def test_refresh_never_waits_on_another_shells_prompt(env, sts, home):
     """The prompt hook runs `stage refresh`: with no MFA session it must refuse at once,
     not queue behind a shell whose user is still typing a code."""
-    from geodesic_stage import cache
+    from geodesic_stage.store import cache
 
     key = cache.session_cache_key("cpco", "arn:aws:iam::323330167063:mfa/admin@cloudposse.co")
     lock_dir = home / ".aws" / "cli" / "cache" / "geodesic-stage"

@@ -23,7 +23,8 @@ from xml.sax.saxutils import escape
 import pytest
 
 from conftest import BIN, needs_root, run_cli
-from geodesic_stage import cache, clock
+from geodesic_stage.store import cache
+from geodesic_stage import clock
 from ptyshell import STAGE_SH
 from test_concurrency import descendants, wait_until
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_root, run_cli
-from geodesic_stage import cache, clock
+from geodesic_stage.store import cache
+from geodesic_stage import clock
 from geodesic_stage.model import Profile
 from ptyshell import STAGE_SH
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from conftest import BIN
-from geodesic_stage import cache
+from geodesic_stage.store import cache
 from ptyshell import STAGE_SH
 
 CODE = "123456"

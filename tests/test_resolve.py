@@ -5,9 +5,9 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage import resolve as resolution
-from geodesic_stage.resolve import Request, known_stages
-from geodesic_stage.stages import StageEntry, StagesFile
+from geodesic_stage.config import resolve as resolution
+from geodesic_stage.config.resolve import Request, known_stages
+from geodesic_stage.config.stages_file import StageEntry, StagesFile
 
 CONFIG = "/home/user/.aws/config"
 NO_STAGES_FILE = StagesFile()

@@ -9,7 +9,8 @@ from botocore.credentials import SSOCredentialFetcher
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geodesic_stage import sso, sso_topology
+from geodesic_stage.sso import access as sso
+from geodesic_stage.topology import sso as sso_topology
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoRole, SsoSession
 

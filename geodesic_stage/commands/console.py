@@ -7,7 +7,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from geodesic_stage import credentials, mfa
+from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.auth import mfa
 from geodesic_stage.errors import AwsError, ConfigError
 from geodesic_stage.model import Credentials
 

@@ -1,7 +1,9 @@
 import json
 import sys
 
-from geodesic_stage import clock, credentials, mfa
+from geodesic_stage import clock
+from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.auth import mfa
 
 HELP = "print credential_process JSON for STAGE from the cached MFA session; never asks for a code"
 EXAMPLE = """geodesic-stage credential-process testing

@@ -2,7 +2,7 @@ import os
 import sys
 
 from geodesic_stage import log
-from geodesic_stage.stages import TOPOLOGIES
+from geodesic_stage.config.stages_file import TOPOLOGIES
 
 HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
 EXAMPLE = "geodesic-stage doctor --offline"
@@ -17,7 +17,7 @@ def add_arguments(parser):
 
 
 def run(args, context):
-    from geodesic_stage import doctor
+    from geodesic_stage.doctor import examine as doctor
 
     report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
     for note in report.notes:

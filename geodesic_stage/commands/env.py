@@ -1,7 +1,9 @@
 import os
 import sys
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
 
 HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv); they need no AWS config to work"
@@ -10,7 +12,7 @@ EXAMPLE = "geodesic-stage env testing --format dotenv > .env"
 
 def add_arguments(parser):
     parser.add_argument("stage")
-    parser.add_argument("--format", choices=shell.FORMATS, default="sh")
+    parser.add_argument("--format", choices=render.FORMATS, default="sh")
     parser.add_argument("--show", action="store_true", help="print the keys even when stdout is a terminal")
 
 
@@ -22,5 +24,5 @@ def run(args, context):
         )
     stage = context.stage(args.stage)
     session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    sys.stdout.write(shell.render(shell.portable_environment(session, os.environ), args.format))
+    sys.stdout.write(render.render(render.portable_environment(session, os.environ), args.format))
     return 0

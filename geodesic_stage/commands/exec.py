@@ -1,6 +1,8 @@
 import os
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
 
 HELP = "run one command with STAGE's credentials and exit with its exit code"
@@ -20,8 +22,8 @@ def run(args, context):
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
     session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    env = {k: v for k, v in os.environ.items() if k not in shell.VARIABLES and k not in PROFILE_VARIABLES}
-    env.update(shell.portable_environment(session, os.environ))
+    env = {k: v for k, v in os.environ.items() if k not in render.VARIABLES and k not in PROFILE_VARIABLES}
+    env.update(render.portable_environment(session, os.environ))
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:

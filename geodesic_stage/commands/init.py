@@ -2,7 +2,7 @@ import sys
 
 from geodesic_stage import log
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.stages import TOPOLOGIES
+from geodesic_stage.config.stages_file import TOPOLOGIES
 
 HELP = "write every stage's profile into the AWS config for a topology, keeping all else byte for byte"
 EXAMPLE = (
@@ -36,10 +36,10 @@ def add_arguments(parser):
 
 
 def run(args, context):
-    from geodesic_stage import topology
+    from geodesic_stage.topology import profiles as topology
 
     if args.topology == "sso":
-        from geodesic_stage import sso_init
+        from geodesic_stage.sso import accounts as sso_init
 
         blocks, try_stage = sso_init.blocks(args, context)
         return _write(args, context, blocks, try_stage)
@@ -50,8 +50,8 @@ def run(args, context):
 
 
 def _write(args, context, blocks, try_stage: str) -> int:
-    from geodesic_stage import awsconfig, configedit
-    from geodesic_stage.textfile import read_text
+    from geodesic_stage.config import awsconfig, edit as configedit
+    from geodesic_stage.config.textfile import read_text
 
     path = context.config_path
     awsconfig.load_profiles(path)  # a file botocore could not read is not ours to rewrite
@@ -78,7 +78,8 @@ def _write(args, context, blocks, try_stage: str) -> int:
 
 
 def _inputs(args, context):
-    from geodesic_stage import resolve, topology
+    from geodesic_stage.config import resolve
+    from geodesic_stage.topology import profiles as topology
 
     stages_file = context.stages
     stages = _stages(args.stage, stages_file) if args.stage else tuple(
@@ -116,8 +117,8 @@ def _inputs(args, context):
 
 def _stages(flags, stages_file):
     """--stage NAME[=ACCOUNT_ID]; the stages file's entry fills what a flag leaves out."""
-    from geodesic_stage.stages import StageEntry
-    from geodesic_stage.topology import StageInput
+    from geodesic_stage.config.stages_file import StageEntry
+    from geodesic_stage.topology.profiles import StageInput
 
     stages = {}
     for flag in flags:

@@ -37,8 +37,8 @@ def run(args, context):
 
 
 def _add(args, context):
-    from geodesic_stage import keystore
-    from geodesic_stage.passphrase import ask_hidden
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.auth.passphrase import ask_hidden
 
     with keystore.editing(create=True) as editor:
         advice = f"keys add asks the key on the terminal and there is none; put it in ~/.aws/credentials and run 'keys import {args.profile}'"
@@ -55,8 +55,9 @@ def _add(args, context):
 
 
 def _import(args, context):
-    from geodesic_stage import awsconfig, configedit, keystore
-    from geodesic_stage.textfile import read_text
+    from geodesic_stage.config import awsconfig, edit as configedit
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.config.textfile import read_text
 
     path = awsconfig.credentials_path()
     section = awsconfig.load_credentials(path).get(args.profile)
@@ -81,7 +82,7 @@ def _import(args, context):
 
 
 def _check(key_id: str, secret: str, profile: str) -> str:
-    from geodesic_stage import iam
+    from geodesic_stage.aws import iam
     from geodesic_stage.errors import AwsError
 
     try:
@@ -91,7 +92,8 @@ def _check(key_id: str, secret: str, profile: str) -> str:
 
 
 def _list(args, context):
-    from geodesic_stage import clock, keystore
+    from geodesic_stage import clock
+    from geodesic_stage.keys import store as keystore
 
     index = keystore.read_index()
     if index is None:
@@ -123,7 +125,7 @@ def _age(added, now) -> str:
 
 
 def _remove(args, context):
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store as keystore
 
     with keystore.editing() as editor:
         key = editor.keys.current(args.profile)
@@ -135,7 +137,8 @@ def _remove(args, context):
 
 
 def _passwd(args, context):
-    from geodesic_stage import keystore, passphrase
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.auth import passphrase
 
     with keystore.editing() as editor:
         editor.save(new_passphrase=passphrase.ask_new(keystore.store_path()))
@@ -144,7 +147,8 @@ def _passwd(args, context):
 
 
 def _rotate(args, context):
-    from geodesic_stage import iam, keystore, rotation
+    from geodesic_stage.aws import iam
+    from geodesic_stage.keys import store as keystore, rotation
 
     with keystore.editing() as editor:
         old = editor.keys.current(args.profile)
@@ -177,7 +181,8 @@ def _rotate(args, context):
 
 def _mfa_chains(source: str, context):
     """(chain, Profile) of each role profile whose chain buys an MFA session from `source`'s keys."""
-    from geodesic_stage import chain, keystore
+    from geodesic_stage.config import chain
+    from geodesic_stage.keys import store as keystore
     from geodesic_stage.model import Profile
 
     for name, section in sorted(context.profiles.items()):
@@ -194,7 +199,8 @@ def _mfa_chains(source: str, context):
 
 def _mfa_session(args, context):
     """The MFA session of the profile's keys (cached, or bought with a code); None if no profile uses MFA."""
-    from geodesic_stage import credentials, mfa
+    from geodesic_stage.creds import obtain as credentials
+    from geodesic_stage.auth import mfa
 
     found = next(_mfa_chains(args.profile, context), None)
     if found is None:
@@ -205,7 +211,7 @@ def _mfa_session(args, context):
 
 
 def _forget_mfa_sessions(source: str, context) -> None:
-    from geodesic_stage import cache
+    from geodesic_stage.store import cache
 
     for links, _ in _mfa_chains(source, context):
         cache.session_cache().delete(cache.session_cache_key(source, links.session_serial))

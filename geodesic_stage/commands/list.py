@@ -2,7 +2,9 @@ import json
 import os
 import sys
 
-from geodesic_stage import cache, clock, sso
+from geodesic_stage.store import cache
+from geodesic_stage import clock
+from geodesic_stage.sso import access as sso
 from geodesic_stage.context import stage_in_use
 from geodesic_stage.errors import StageError
 

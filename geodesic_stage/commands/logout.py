@@ -1,6 +1,8 @@
 import sys
 
-from geodesic_stage import cache, log, shell, sso
+from geodesic_stage.store import cache
+from geodesic_stage import log, render
+from geodesic_stage.sso import access as sso
 from geodesic_stage.errors import StageError
 
 HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
@@ -16,7 +18,7 @@ def run(args, context):
     if args.forget:
         _forget(context)
     # Logging out never depends on the cache: the block is printed whatever --forget managed.
-    sys.stdout.write(shell.render_unset())
+    sys.stdout.write(render.render_unset())
     return 0
 
 

@@ -50,7 +50,7 @@ def run(args, context):
         ("session", _left("AWS_SESSION_EXPIRATION", now)),
     ]
     if profile is not None and profile.sso:
-        from geodesic_stage import sso
+        from geodesic_stage.sso import access as sso
 
         # The sign-in, not an MFA session, is what renews an Identity Center stage.
         rows[-1] = ("sign-in", sso.describe_sign_in(profile.sso.session, now))
@@ -68,7 +68,7 @@ def _known(context):
 
 
 def _verify(profile) -> str:
-    from geodesic_stage import sts
+    from geodesic_stage.aws import sts
     from geodesic_stage.model import Credentials
 
     creds = Credentials(

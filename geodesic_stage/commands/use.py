@@ -1,6 +1,9 @@
 import sys
 
-from geodesic_stage import cache, credentials, mfa, shell
+from geodesic_stage.store import cache
+from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 
 HELP = "assume STAGE's role (asking for an MFA code if needed) and print the export block"
@@ -23,5 +26,5 @@ def run(args, context):
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise
-    sys.stdout.write(shell.render_exports(session))
+    sys.stdout.write(render.render_exports(session))
     return 0

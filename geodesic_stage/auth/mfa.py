@@ -74,7 +74,7 @@ def _has_terminal() -> bool:
 
 
 def _prompt(serial: str, notice: str | None) -> str:
-    from geodesic_stage.prompt import ask_code
+    from geodesic_stage.auth.tty import ask_code
 
     return ask_code(f"Enter MFA code for {serial}: ", notice)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage import sso_topology
-from geodesic_stage.topology import KEYS
+from geodesic_stage.topology import sso as sso_topology
+from geodesic_stage.topology.profiles import KEYS
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _HEADER = re.compile(r"\[(?P<name>.+)\]")

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.record import Record
-from geodesic_stage.textfile import read_text
+from geodesic_stage.config.textfile import read_text
 
 TOPOLOGIES = ("organization", "accounts", "single")
 MFA_MODES = ("session", "direct")

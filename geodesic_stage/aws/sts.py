@@ -12,9 +12,9 @@ from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from geodesic_stage import log
-from geodesic_stage.awsconfig import config_path, credentials_path
-from geodesic_stage.cache import credentials_from_entry
-from geodesic_stage.chain import RoleLink
+from geodesic_stage.config.awsconfig import config_path, credentials_path
+from geodesic_stage.store.cache import credentials_from_entry
+from geodesic_stage.config.chain import RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
 from geodesic_stage.model import Credentials, Profile
 

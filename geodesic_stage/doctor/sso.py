@@ -4,13 +4,14 @@ that mix sso_* settings with role_arn."""
 
 from typing import Dict, List, Mapping, Tuple
 
-from geodesic_stage import clock, sso
+from geodesic_stage import clock
+from geodesic_stage.sso import access as sso
 from geodesic_stage.errors import AwsError, StageError
 from geodesic_stage.model import Profile, SsoSession
 
 
 def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
-    from geodesic_stage.doctor import warning
+    from geodesic_stage.doctor.examine import warning
 
     return [
         warning(
@@ -24,7 +25,7 @@ def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
 
 
 def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list]:
-    from geodesic_stage.doctor import warning
+    from geodesic_stage.doctor.examine import warning
 
     now = clock.now()
     notes, findings = [], []
@@ -48,12 +49,12 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
 
 def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
     """Each profile's account and permission set, against what the token can see."""
-    from geodesic_stage import sso_client
-    from geodesic_stage.doctor import error, from_exception
+    from geodesic_stage.aws import sso_api
+    from geodesic_stage.doctor.examine import error, from_exception
 
     try:
         token = sso.access_token(session, False, "sign in first")
-        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_client.accounts(session.region, token)}
+        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_api.accounts(session.region, token)}
         findings = []
         for profile in profiles:
             role = profile.sso
@@ -63,7 +64,7 @@ def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
                     "fix sso_account_id, or ask your Identity Center administrator for an assignment",
                 ))
                 continue
-            roles = sorted(r["roleName"] for r in sso_client.account_roles(session.region, token, role.account_id))
+            roles = sorted(r["roleName"] for r in sso_api.account_roles(session.region, token, role.account_id))
             if role.role_name not in roles:
                 findings.append(error(
                     f"profile {profile.name}: permission set {role.role_name} is not yours in account {role.account_id} "

@@ -14,7 +14,7 @@ from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from geodesic_stage import log
-from geodesic_stage.cache import credentials_from_entry
+from geodesic_stage.store.cache import credentials_from_entry
 from geodesic_stage.clock import rfc3339
 from geodesic_stage.errors import AwsError, ConfigError
 from geodesic_stage.model import Credentials

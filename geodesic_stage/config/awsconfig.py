@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.textfile import read_text
+from geodesic_stage.config.textfile import read_text
 
 Section = dict[str, str]
 
@@ -45,7 +45,7 @@ def _parse(path: str) -> Sections:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if len(text) < CHECKED_ONCE_FROM:
         return _read_all(path, text)[0]
-    from geodesic_stage import cache
+    from geodesic_stage.store import cache
 
     digest = cache.text_digest(text)
     if cache.checked_before(digest):

@@ -21,7 +21,7 @@ except ImportError:
 
 from geodesic_stage import clock
 from geodesic_stage.clock import parse_timestamp, rfc3339
-from geodesic_stage.chain import RoleLink
+from geodesic_stage.config.chain import RoleLink
 from geodesic_stage.model import Credentials, Profile
 
 # STS issues nothing that lasts longer; a later expiration is a forged or broken entry.

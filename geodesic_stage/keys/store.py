@@ -15,7 +15,8 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from geodesic_stage import clock, log, passphrase
+from geodesic_stage import clock, log
+from geodesic_stage.auth import passphrase
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 from geodesic_stage.record import Record
 
@@ -218,7 +219,7 @@ class Editor:
 @contextmanager
 def editing(create: bool = False) -> Iterator[Editor]:
     """The store, locked against other writers; `create`: start an empty one (a new passphrase) if there is none."""
-    from geodesic_stage import cache, lock
+    from geodesic_stage.store import cache, lock
 
     folder = directory()
     try:

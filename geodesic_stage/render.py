@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 from geodesic_stage.clock import rfc3339
-from geodesic_stage.credentials import RENEW_SECONDS
+from geodesic_stage.creds.obtain import RENEW_SECONDS
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Session
 

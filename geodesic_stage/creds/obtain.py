@@ -13,13 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from geodesic_stage import cache, chain, clock, log, sso
-from geodesic_stage.chain import Chain, RoleLink
+from geodesic_stage.store import cache
+from geodesic_stage.config import chain
+from geodesic_stage import clock, log
+from geodesic_stage.sso import access as sso
+from geodesic_stage.config.chain import Chain, RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
-from geodesic_stage.mfa import MfaSource
+from geodesic_stage.auth.mfa import MfaSource
 from geodesic_stage.model import Credentials, Profile, Session, Stage
 from geodesic_stage.record import Record
-from geodesic_stage.stages import DEFAULT_SESSION_SECONDS
+from geodesic_stage.config.stages_file import DEFAULT_SESSION_SECONDS
 
 # A cached entry with less left than this is renewed rather than served: botocore's
 # window, inside which `aws --profile` would discard it and ask for a code. (The prompt
@@ -65,7 +68,7 @@ def obtain(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     found = from_cache(stage)
     if found:
         return found
-    from geodesic_stage import passphrase
+    from geodesic_stage.auth import passphrase
 
     # A command that may not ask for a code (refresh, credential-process) may not ask for the key store's passphrase.
     passphrase.allow_prompt(mfa.can_ask)
@@ -77,7 +80,7 @@ def mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSour
     found = _cached_mfa_session(links, clock.now())
     if found:
         return found
-    from geodesic_stage import sources
+    from geodesic_stage.creds import sources
 
     return _mfa_session(links, profile, settings, mfa, sources.obtain(links.source, profile.region or "us-east-1"))
 
@@ -85,7 +88,7 @@ def mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSour
 def _walk(stage: Stage, settings: Settings, mfa: MfaSource) -> Session:
     """From the deepest link still cached (else the source, or the MFA session), each role in turn,
     every one cached under botocore's key for it, as the AWS CLI walks the same chain."""
-    from geodesic_stage import sts
+    from geodesic_stage.aws import sts
 
     links, profile = stage.chain, stage.profile
     serial = links.session_serial if settings.mfa_mode == "session" else None
@@ -153,7 +156,7 @@ def _deepest_cached(links: Chain, now) -> tuple[int, Credentials | None]:
 def _first_credentials(stage: Stage, settings: Settings, serial: str | None, mfa: MfaSource):
     """The credentials the first role is assumed with: the MFA session's when the chain can have one,
     else the source's own. (credentials, whether they are the MFA session's)"""
-    from geodesic_stage import sources
+    from geodesic_stage.creds import sources
 
     links, profile = stage.chain, stage.profile
     if stage.sso_root:
@@ -215,7 +218,8 @@ def _mfa_session(links: Chain, profile: Profile, settings: Settings, mfa: MfaSou
     starts from those keys and that device: other shells wait on the lock and reuse it."""
     from contextlib import ExitStack
 
-    from geodesic_stage import lock, sts
+    from geodesic_stage.store import lock
+    from geodesic_stage.aws import sts
 
     serial = links.session_serial
     if not mfa.can_ask:

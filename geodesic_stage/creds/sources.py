@@ -11,7 +11,9 @@ import os
 import shlex
 from typing import Mapping, Optional
 
-from geodesic_stage import awsconfig, cache, chain, log
+from geodesic_stage.config import awsconfig, chain
+from geodesic_stage.store import cache
+from geodesic_stage import log
 from geodesic_stage.errors import AwsError, ConfigError, MfaUnavailable
 from geodesic_stage.model import Credentials
 
@@ -36,7 +38,7 @@ def static_keys(source: chain.Source, section: Mapping[str, str]) -> Credentials
 
 def _stored_keys(source: chain.Source) -> Optional[Credentials]:
     """The keys of the encrypted key store, which wins over the files (the passphrase asked here)."""
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store as keystore
 
     stored = keystore.source_keys(source.profile)
     if stored:

@@ -12,7 +12,10 @@ import time
 from contextlib import ExitStack
 from datetime import timedelta
 
-from geodesic_stage import cache, clock, lock, log, sso, sso_client
+from geodesic_stage.store import cache, lock
+from geodesic_stage import clock, log
+from geodesic_stage.sso import access as sso
+from geodesic_stage.aws import sso_api
 from geodesic_stage.errors import Interrupted, MfaUnavailable
 from geodesic_stage.model import SsoSession
 
@@ -64,7 +67,7 @@ def _say(terminal, text: str) -> None:
 
 def _device_grant(session: SsoSession, terminal) -> sso.Token:
     client = _registration(session)
-    device = sso_client.start_device_authorization(session.region, client["clientId"], client["clientSecret"], session.start_url)
+    device = sso_api.start_device_authorization(session.region, client["clientId"], client["clientSecret"], session.start_url)
     url = device.get("verificationUriComplete") or device.get("verificationUri")
     code = device.get("userCode", "")
     _say(terminal, f"Sign in to AWS Identity Center ({sso.describe(session)}): open\n    {url}\nand confirm the code {code}. Waiting... (Ctrl-C to stop)")
@@ -73,9 +76,9 @@ def _device_grant(session: SsoSession, terminal) -> sso.Token:
     while True:
         time.sleep(interval)
         try:
-            response = sso_client.poll_token(session.region, client["clientId"], client["clientSecret"], device["deviceCode"])
+            response = sso_api.poll_token(session.region, client["clientId"], client["clientSecret"], device["deviceCode"])
             break
-        except sso_client.Pending as pending:
+        except sso_api.Pending as pending:
             if pending.slow_down:
                 interval += SLOW_DOWN_SECONDS
                 log.debug(f"slow_down: polling every {interval} s")
@@ -103,7 +106,7 @@ def _registration(session: SsoSession) -> dict:
     except (KeyError, TypeError, ValueError):
         pass
     name = f"geodesic-stage-{session.name}" if session.name else f"geodesic-stage-anonymous-{int(clock.now().timestamp())}"
-    response = sso_client.register_client(session.region, name, session.scopes)
+    response = sso_api.register_client(session.region, name, session.scopes)
     registration = {
         "clientId": response["clientId"],
         "clientSecret": response["clientSecret"],

@@ -10,7 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from geodesic_stage import awsconfig, cache, chain, clock, keystore, resolve, topology
+from geodesic_stage.config import awsconfig, chain, resolve
+from geodesic_stage.store import cache
+from geodesic_stage import clock
+from geodesic_stage.keys import store as keystore
+from geodesic_stage.topology import profiles as topology
 from geodesic_stage.errors import AwsError, ConfigError, StageError
 from geodesic_stage.model import Credentials, Profile
 from geodesic_stage.record import replace
@@ -306,7 +310,7 @@ def check_cache() -> List[Finding]:
     """Cached credentials are secrets: nobody but the owner may read them. A cache the user
     cannot write (a root-owned one after `sudo -E`) shares no session and saves no code."""
     findings = []
-    from geodesic_stage import sso
+    from geodesic_stage.sso import access as sso
 
     aws = os.path.dirname(os.path.dirname(cache.cli_cache_dir()))
     for directory in (cache.cli_cache_dir(), cache.session_cache_dir(), sso.token_dir()):
@@ -356,7 +360,8 @@ def _open_to_others(path: str) -> bool:
 def check_clock(profile: Profile, context) -> List[Finding]:
     """Signatures fail when the clock is off by more than 5 minutes; STS's Date header says by how much.
     Signed with the stage's source keys, when its chain starts from static keys."""
-    from geodesic_stage import sources, sts
+    from geodesic_stage.creds import sources
+    from geodesic_stage.aws import sts
 
     try:
         links = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path, keystore.holds)
@@ -403,7 +408,7 @@ def check_clock(profile: Profile, context) -> List[Finding]:
 
 
 def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
-    from geodesic_stage import sso_doctor
+    from geodesic_stage.doctor import sso as sso_doctor
 
     report = Report(findings=check_files(context.config_path, environ))
     if os.path.isfile(context.config_path):

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from geodesic_stage import keystore
+from geodesic_stage.keys import store as keystore
 from geodesic_stage.errors import AwsError, ConfigError, StageError
 
 VERIFY_SECONDS = 60
@@ -124,7 +124,7 @@ def _settle_others(profile, editor, iam, listed, in_use, options, say) -> None:
 
 
 def _wait_until_accepted(accepted, new, waiting: Waiting) -> None:
-    from geodesic_stage.iam import KeyRefused
+    from geodesic_stage.aws.iam import KeyRefused
 
     deadline = waiting.monotonic() + waiting.seconds
     while True:

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile
-from geodesic_stage.stages import StageEntry
+from geodesic_stage.config.stages_file import StageEntry
 
 ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
 ROOT_STAGE = "root"

@@ -14,8 +14,9 @@ import os
 from datetime import datetime, timedelta
 from collections.abc import Mapping
 
-from geodesic_stage import cache, clock, log
-from geodesic_stage.cache import sha1
+from geodesic_stage.store import cache
+from geodesic_stage import clock, log
+from geodesic_stage.store.cache import sha1
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 from geodesic_stage.model import Credentials, Session, SsoRole, SsoSession, Stage
 from geodesic_stage.record import Record
@@ -142,11 +143,11 @@ def sign_out(session: SsoSession) -> bool:
     token = load_token(session)
     forgotten = forget_token(session)
     if token and token.expires_at > clock.now():
-        from geodesic_stage import sso_client
+        from geodesic_stage.aws import sso_api
         from geodesic_stage.errors import AwsError
 
         try:
-            sso_client.logout(session.region, token.access_token)
+            sso_api.logout(session.region, token.access_token)
             log.debug(f"signed out of {describe(session)} at AWS")
         except AwsError as e:
             log.say(f"forgot the sign-in to {describe(session)} here; AWS was not told ({e.message})")
@@ -250,18 +251,18 @@ def root_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Crede
 
 def role_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Credentials:
     """GetRoleCredentials for the role, cached under botocore's key; for a chain's SSO root too."""
-    from geodesic_stage import sso_client
+    from geodesic_stage.aws import sso_api
 
     advice = f"run 'stage use {stage_name}' in a terminal to sign in"
     token = access_token(role.session, can_sign_in, advice)
     try:
-        creds = sso_client.role_credentials(role.session.region, token, role.account_id, role.role_name)
-    except sso_client.TokenRejected:
+        creds = sso_api.role_credentials(role.session.region, token, role.account_id, role.role_name)
+    except sso_api.TokenRejected:
         # Revoked or signed out elsewhere: the cached token is of no use to anyone.
         log.debug("the portal refused the cached token; it is dropped")
         forget_token(role.session)
         token = access_token(role.session, can_sign_in, advice)
-        creds = sso_client.role_credentials(role.session.region, token, role.account_id, role.role_name)
+        creds = sso_api.role_credentials(role.session.region, token, role.account_id, role.role_name)
     entry = {"ProviderType": "sso", **cache.entry_from_credentials(creds)}
     entry["Credentials"]["AccountId"] = role.account_id
     try:
@@ -289,7 +290,7 @@ def access_token(session: SsoSession, can_sign_in: bool, advice: str) -> str:
     if not can_sign_in:
         login = f"aws sso login --sso-session {session.name}" if session.name else "aws sso login --profile PROFILE"
         raise MfaUnavailable(f"not signed in to Identity Center ({describe(session)}); {advice}, or '{login}'")
-    from geodesic_stage import sso_login
+    from geodesic_stage.sso import login as sso_login
 
     return sso_login.sign_in(session).access_token
 
@@ -299,7 +300,7 @@ def _refresh_once(session: SsoSession) -> Token | None:
     and the later ones use what the first one saved."""
     from contextlib import ExitStack
 
-    from geodesic_stage import lock
+    from geodesic_stage.store import lock
 
     with ExitStack() as held:
         try:
@@ -319,10 +320,10 @@ def _refresh_once(session: SsoSession) -> Token | None:
 
 
 def refresh(session: SsoSession, token: Token) -> Token | None:
-    from geodesic_stage import sso_client
+    from geodesic_stage.aws import sso_api
 
     log.debug(f"token for {describe(session)} expires {clock.rfc3339(token.expires_at)}: refreshing it")
-    response = sso_client.refresh_token(session.region, token.client_id, token.client_secret, token.refresh_token)
+    response = sso_api.refresh_token(session.region, token.client_id, token.client_secret, token.refresh_token)
     if not response or not response.get("accessToken"):
         return None
     new = Token(

@@ -4,7 +4,7 @@ import os
 from typing import Optional
 
 from geodesic_stage.errors import Interrupted, MfaUnavailable
-from geodesic_stage.mfa import normalize_code, valid_code
+from geodesic_stage.auth.mfa import normalize_code, valid_code
 
 
 def ask_code(message: str, notice: Optional[str] = None) -> str:

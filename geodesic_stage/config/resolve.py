@@ -6,11 +6,13 @@ import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 
-from geodesic_stage import chain, log, sso
+from geodesic_stage.config import chain
+from geodesic_stage import log
+from geodesic_stage.sso import access as sso
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.record import Record, replace
-from geodesic_stage.stages import StagesFile
+from geodesic_stage.config.stages_file import StagesFile
 
 DEFAULT_ROLE = "admin"
 

@@ -4,7 +4,12 @@ with the permission set (ListAccounts, ListAccountRoles), and render their profi
 import os
 import re
 
-from geodesic_stage import awsconfig, log, mfa, resolve, sso, sso_client, sso_topology
+from geodesic_stage.config import awsconfig, resolve
+from geodesic_stage import log
+from geodesic_stage.auth import mfa
+from geodesic_stage.sso import access as sso
+from geodesic_stage.aws import sso_api
+from geodesic_stage.topology import sso as sso_topology
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoSession
 
@@ -23,8 +28,8 @@ def blocks(args, context):
     log.say(f"asking Identity Center which accounts you can reach with {permission_set}...")
     accounts = [
         sso_topology.Account(a["accountId"], a.get("accountName") or a["accountId"],
-                             tuple(r["roleName"] for r in sso_client.account_roles(session.region, token, a["accountId"])))
-        for a in sso_client.accounts(session.region, token)
+                             tuple(r["roleName"] for r in sso_api.account_roles(session.region, token, a["accountId"])))
+        for a in sso_api.accounts(session.region, token)
     ]
     role = resolve.role_of(context.request, context.stages)
     stages = sso_topology.stages(accounts, namespace, role, permission_set)
