@@ -11,18 +11,21 @@ from geodesic_stage.record import replace
 from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
-def stage_in_use() -> str | None:
-    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
-    The one place that decides it for status, list, console and refresh."""
-    name = os.environ.get("STAGE")
-    return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
+# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it.
+# stage.sh's __geodesic_stage_current asks the same of the same variables (tests/test_stage_in_use.py).
+IN_USE = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION")
+
+
+def stage_in_use(environ=os.environ) -> str | None:
+    """The stage this shell holds: the one place that decides it for status, list, console, refresh and doctor."""
+    return environ.get("STAGE") if all(environ.get(name) for name in IN_USE) else None
 
 
 def _may_hold_keys(profile: str) -> bool:
     """keystore.may_hold, asked only of a source the files give no keys: other stages never load the key store's module."""
-    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.keys import store
 
-    return keystore.may_hold(profile)
+    return store.may_hold(profile)
 
 
 class Context:
@@ -59,7 +62,7 @@ class Context:
         return self._credentials
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(
+        return resolve.resolve_stage(
             name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys,
             sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
         )
@@ -68,8 +71,8 @@ class Context:
         return resolve.known_stages(self.profiles, self.stages, self.request)
 
     def settings(self, args):
-        """The credentials.Settings of this run (imported here: status and list need none of that module)."""
-        from geodesic_stage.creds.obtain import Settings
+        """The Settings of this run: the stages file's, or the flags'."""
+        from geodesic_stage.model import Settings
 
         direct = getattr(args, "direct", False)
         return Settings(

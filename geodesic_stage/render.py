@@ -12,16 +12,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 from geodesic_stage.clock import rfc3339
-from geodesic_stage.creds.obtain import RENEW_SECONDS
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.model import Session
+from geodesic_stage.lifetimes import CACHE_RENEW_SECONDS, CALL_MARGIN_SECONDS, PROMPT_RENEW_SECONDS, PROMPT_RETRY_SECONDS
+from geodesic_stage.model import StageCredentials
 
 FORMATS = ("sh", "json", "dotenv")
-# The prompt hook renews role credentials with this much left (the spec's 10 minutes), tries
-# again at most this often after a failure, and gives up on one renewal after PROMPT_RENEW_TIMEOUT.
-PROMPT_RENEW_SECONDS = 600
-RETRY_SECONDS = 60
-PROMPT_RENEW_TIMEOUT = 3
 
 # Everything `stage use` sets, in the order it prints them; `stage logout` unsets them all,
 # and the `stage` function gives the user's own values back.
@@ -41,7 +36,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
-def environment(session: Session) -> dict[str, str]:
+def environment(session: StageCredentials) -> dict[str, str]:
     """The variables a shell holds for this stage; region ones only if the profile has one.
     AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
     env = portable_environment(session)
@@ -50,7 +45,7 @@ def environment(session: Session) -> dict[str, str]:
     return env
 
 
-def portable_environment(session: Session, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
+def portable_environment(session: StageCredentials, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables that work with no AWS config at all (scripts, CI, `exec`): no profile
     name, which a machine without the profile refuses; a region-less profile takes the
     region of `fallback` (the caller's environment), as the AWS CLI would here."""
@@ -103,15 +98,16 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
-def render_exports(session: Session) -> str:
+def render_exports(session: StageCredentials) -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
     know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
     A region-less profile leaves the region alone: the function restores the user's first."""
     handed = {
         "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
         "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
-        "__geodesic_stage_login_renew_at": str(RENEW_SECONDS),
-        "__geodesic_stage_retry_after": str(RETRY_SECONDS),
+        "__geodesic_stage_login_renew_at": str(CACHE_RENEW_SECONDS),
+        "__geodesic_stage_retry_after": str(PROMPT_RETRY_SECONDS),
+        "__geodesic_stage_margin": str(CALL_MARGIN_SECONDS),
     }
     header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
     return header + "\n" + render(environment(session))

@@ -106,13 +106,16 @@ FAST_STDLIB = {
 FAST_OURS = {
     "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.use",
     "geodesic_stage.commands.status", "geodesic_stage.commands.list", "geodesic_stage.context",
-    "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile", "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve",
-    "geodesic_stage.config.chain", "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors",
-    "geodesic_stage.log", "geodesic_stage.auth.passphrase", "geodesic_stage.clock",
-    "geodesic_stage.store.cache", "geodesic_stage.creds.obtain", "geodesic_stage.auth.mfa", "geodesic_stage.render",
-    "geodesic_stage.sso.access",
-    # The packages these live in (each __init__.py is empty).
-    "geodesic_stage.config", "geodesic_stage.store", "geodesic_stage.auth", "geodesic_stage.creds", "geodesic_stage.sso",
+    "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors", "geodesic_stage.log",
+    "geodesic_stage.clock", "geodesic_stage.lifetimes", "geodesic_stage.cachekeys", "geodesic_stage.render",
+    "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
+    "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
+    "geodesic_stage.config.limits", "geodesic_stage.config.sso",
+    "geodesic_stage.config.checked",  # a large AWS config's digest (test_checked_once)
+    "geodesic_stage.store", "geodesic_stage.store.files", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.auth.mfa",
+    "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached", "geodesic_stage.creds.mfa_session",
+    "geodesic_stage.sso", "geodesic_stage.sso.token",
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
 # what sys.modules holds; run without site (-S) from this work tree.

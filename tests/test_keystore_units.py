@@ -110,11 +110,11 @@ def test_a_source_profile_the_files_give_no_keys_starts_from_the_key_store_when_
 
     config = {"cpco-testing-admin": {"role_arn": "arn:aws:iam::323330167063:role/r", "source_profile": "cpco",
                                      "mfa_serial": "arn:aws:iam::323330167063:mfa/me"}}
-    links = chain.resolve("cpco-testing-admin", config, credentials, stored=lambda name: name == "cpco")
+    links = chain.chain_of("cpco-testing-admin", config, credentials, stored=lambda name: name == "cpco")
     assert links.source == chain.Source("cpco", chain.STATIC, file=chain.KEY_STORE)
     assert links.session_serial == "arn:aws:iam::323330167063:mfa/me", "stored keys are long-term: an MFA session"
     with pytest.raises(ConfigError):
-        chain.resolve("cpco-testing-admin", config, credentials)
+        chain.chain_of("cpco-testing-admin", config, credentials)
 
 
 def test_keys_in_the_files_resolve_as_before_and_the_store_is_not_asked():
@@ -123,5 +123,5 @@ def test_keys_in_the_files_resolve_as_before_and_the_store_is_not_asked():
     asked = []
     config = {"r": {"role_arn": "arn:aws:iam::323330167063:role/r", "source_profile": "cpco"}}
     credentials = {"cpco": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s"}}
-    links = chain.resolve("r", config, credentials, stored=lambda name: asked.append(name) or True)
+    links = chain.chain_of("r", config, credentials, stored=lambda name: asked.append(name) or True)
     assert links.source.file == "credentials" and asked == []

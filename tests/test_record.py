@@ -2,8 +2,7 @@
 
 import pytest
 
-from geodesic_stage.config.chain import Chain, RoleLink, Source
-from geodesic_stage.model import Credentials, Profile
+from geodesic_stage.model import Chain, Credentials, Profile, RoleLink, Source
 from geodesic_stage.record import replace
 from geodesic_stage.config.stages_file import StagesFile
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.model import Credentials, Profile, Session, Stage
+from geodesic_stage.model import Credentials, Profile, Stage, StageCredentials
 
 EXPIRES = datetime(2026, 11, 29, 3, 6, 21, tzinfo=timezone.utc)
 SESSION_EXPIRES = datetime(2026, 11, 29, 14, 6, 21, tzinfo=timezone.utc)
@@ -51,7 +51,7 @@ READ_BACK = 'eval "$(cat)" || exit 99; for n in ' + " ".join(render.VARIABLES) +
 
 
 def session(access_key, secret, token, region, profile, stage):
-    return Session(
+    return StageCredentials(
         stage=Stage(name=stage, profile=Profile(name=profile, role_arn="arn:aws:iam::126450723953:role/Admin", region=region)),
         credentials=Credentials(access_key, secret, token, EXPIRES),
         session_expiration=SESSION_EXPIRES,
@@ -84,7 +84,7 @@ def test_use_block_exports_every_variable_the_spec_lists():
     assert block == (
         "__geodesic_stage_variables='AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN "
         "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE STAGE' "
-        "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60\n"
+        "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60 __geodesic_stage_margin=60\n"
         "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE\n"
         "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
         "export AWS_SESSION_TOKEN=FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==\n"

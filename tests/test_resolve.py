@@ -16,7 +16,7 @@ SOURCE_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_k
 
 
 def resolve(stage, profiles, *rest):
-    return resolution.resolve(stage, {**profiles, "cpco": {**profiles.get("cpco", {}), **SOURCE_KEYS}}, *rest)
+    return resolution.resolve_stage(stage, {**profiles, "cpco": {**profiles.get("cpco", {}), **SOURCE_KEYS}}, *rest)
 
 
 def stage_profile(account="323330167063", role="cpco-root-admin", **extra):

@@ -11,13 +11,13 @@ import re
 from collections.abc import Callable
 
 from geodesic_stage.errors import ConfigError, MfaUnavailable
+from geodesic_stage.lifetimes import MFA_PROCESS_SECONDS
 from geodesic_stage.model import Profile
 from geodesic_stage.record import Record
 
 # Six ASCII digits; spaces or dashes between them, as authenticator apps show and copy them (123 456).
 _CODE = r"[0-9](?:[ \t-]*[0-9]){5}\Z"  # compiled by re when first matched: a cached use has no code to check
 PROMPT_ATTEMPTS = 3
-PROCESS_TIMEOUT = 60
 
 
 class MfaSource(Record):
@@ -74,9 +74,15 @@ def _has_terminal() -> bool:
 
 
 def _prompt(serial: str, notice: str | None) -> str:
-    from geodesic_stage.auth.tty import ask_code
+    from geodesic_stage.auth import tty
 
-    return ask_code(f"Enter MFA code for {serial}: ", notice)
+    code = tty.ask(
+        f"Enter MFA code for {serial}: ", MfaUnavailable,
+        "cannot open the terminal to ask for the MFA code ({reason}); pass --mfa-token CODE",
+        valid=valid_code, invalid="The code is the 6 digits your MFA device shows", notice=notice,
+        name="the MFA prompt", nothing_entered="no MFA code entered",
+    )
+    return normalize_code(code)
 
 
 def _run_mfa_process(profile: Profile) -> str:
@@ -85,10 +91,10 @@ def _run_mfa_process(profile: Profile) -> str:
     where = f"mfa_process of profile {profile.name!r}"
     try:
         done = subprocess.run(
-            profile.mfa_process, shell=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=PROCESS_TIMEOUT
+            profile.mfa_process, shell=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=MFA_PROCESS_SECONDS
         )
     except subprocess.TimeoutExpired:
-        raise MfaUnavailable(f"{where} did not finish within {PROCESS_TIMEOUT} s")
+        raise MfaUnavailable(f"{where} did not finish within {MFA_PROCESS_SECONDS} s")
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = f": {detail[-1][:200]}" if detail else ""

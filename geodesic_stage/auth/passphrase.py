@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from geodesic_stage.errors import ConfigError, Interrupted, PassphraseUnavailable
+from geodesic_stage.errors import ConfigError, PassphraseUnavailable
 
 VARIABLE = "GEODESIC_STAGE_PASSPHRASE"
 FILE_VARIABLE = "GEODESIC_STAGE_PASSPHRASE_FILE"
@@ -87,23 +87,8 @@ def _home_relative(path: str) -> str:
 
 
 def ask_hidden(message: str, without_terminal: str, hidden: bool = True) -> str:
-    """A line typed on the terminal (/dev/tty), without echo unless `hidden` is False,
-    in the MFA prompt's style; `without_terminal` is the exit-3 message when there is none."""
-    os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
-    try:
-        tty_in = open("/dev/tty", "r")
-        tty_out = open("/dev/tty", "w")
-    except OSError:
-        raise PassphraseUnavailable(without_terminal)
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.input import create_input
-    from prompt_toolkit.output import create_output
+    """A line typed on the terminal, without echo unless `hidden` is False, in the MFA prompt's style;
+    `without_terminal` is the exit-3 message when there is none."""
+    from geodesic_stage.auth import tty
 
-    with tty_in, tty_out:
-        session = PromptSession(input=create_input(tty_in), output=create_output(tty_out))
-        try:
-            return session.prompt(message, is_password=hidden)
-        except KeyboardInterrupt:
-            raise Interrupted("cancelled at the prompt; nothing changed")
-        except EOFError:
-            raise PassphraseUnavailable("nothing entered at the prompt; nothing changed")
+    return tty.ask(message, PassphraseUnavailable, without_terminal.replace("{", "{{").replace("}", "}}"), hidden=hidden)

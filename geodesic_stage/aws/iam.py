@@ -9,11 +9,10 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-import botocore.exceptions as bex
 import botocore.session
 from botocore.config import Config
 
-from geodesic_stage import log
+from geodesic_stage.aws import calls
 from geodesic_stage.errors import AwsError
 
 _CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
@@ -58,24 +57,15 @@ def _client(service: str, signer: Signer, region: str):
     )
 
 
+_SERVICES = {"IAM": calls.Service("IAM", "AWS_ENDPOINT_URL_IAM", article="an"), "STS": calls.Service("STS", "AWS_ENDPOINT_URL_STS", article="an")}
+
+
+def _key_refused(code: str, message: str):
+    return KeyRefused(f"STS does not accept the key: {code}: {message}") if code in ("InvalidClientTokenId", "SignatureDoesNotMatch") else None
+
+
 def _call(client, service: str, operation: str, **kwargs) -> dict:
-    endpoint = client.meta.endpoint_url
-    log.debug(f"{service} {operation} at {endpoint}")
-    try:
-        return getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())(**kwargs)
-    except bex.ClientError as e:
-        error = e.response.get("Error", {})
-        code, message = _printable(error.get("Code", "Unknown")), _printable(error.get("Message", ""))
-        refused = KeyRefused if code in ("InvalidClientTokenId", "SignatureDoesNotMatch") else AwsError
-        raise refused(f"{service} {operation} was refused at {endpoint}: {code}: {message}")
-    except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
-        raise AwsError(f"cannot reach {service} at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_{service}")
-    except (bex.ParamValidationError, bex.BotoCoreError) as e:
-        raise AwsError(f"{service} {operation} at {endpoint} failed: {type(e).__name__}")
-
-
-def _printable(text) -> str:
-    return "".join(c if c.isprintable() else "?" for c in str(text))[:300]
+    return calls.call(client, _SERVICES[service], operation, _key_refused, **kwargs)
 
 
 def caller_identity(signer: Signer, region: Optional[str] = None) -> dict:

@@ -11,17 +11,19 @@ import botocore.exceptions as bex
 import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.parsers import ResponseParserError
 
 from geodesic_stage import log
-from geodesic_stage.store.cache import credentials_from_entry
+from geodesic_stage.aws import calls
 from geodesic_stage.clock import rfc3339
 from geodesic_stage.errors import AwsError, ConfigError
 from geodesic_stage.model import Credentials
+from geodesic_stage.store.cli_cache import credentials_from_entry
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-_SERVICE_NAMES = {"sso-oidc": "Identity Center's OIDC service", "sso": "the Identity Center portal"}
-_ENDPOINT_VARIABLES = {"sso-oidc": "AWS_ENDPOINT_URL_SSO_OIDC", "sso": "AWS_ENDPOINT_URL_SSO"}
+_SERVICES = {
+    "sso-oidc": calls.Service("Identity Center's OIDC service", "AWS_ENDPOINT_URL_SSO_OIDC"),
+    "sso": calls.Service("the Identity Center portal", "AWS_ENDPOINT_URL_SSO"),
+}
 
 
 class TokenRejected(AwsError):
@@ -54,51 +56,34 @@ def _client(service: str, region: str):
 
 
 def _call(service: str, region: str, operation: str, **kwargs) -> dict:
-    client = _client(service, region)
-    endpoint = client.meta.endpoint_url
-    log.debug(f"{operation} at {endpoint}")
-    try:
-        return getattr(client, operation)(**kwargs)
-    except bex.ClientError as e:
-        code = _printable(e.response.get("Error", {}).get("Code", "Unknown"))
-        if code == "UnauthorizedException":
-            raise TokenRejected(f"{_SERVICE_NAMES[service]} at {endpoint} refused the sign-in token ({code})")
-        if code in ("AuthorizationPendingException", "SlowDownException"):
-            raise Pending(slow_down=code == "SlowDownException")
-        if code == "ExpiredTokenException" and operation == "create_token":
-            raise DeviceCodeExpired("the sign-in code expired before it was approved; run the command again for a new one")
-        message = _printable(e.response.get("Error", {}).get("Message", ""))
-        raise AwsError(f"{_SERVICE_NAMES[service]} at {endpoint} refused {operation}: {code}{': ' + message if message else ''}")
-    except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
-        raise AwsError(
-            f"cannot reach {_SERVICE_NAMES[service]} at {endpoint} ({type(e).__name__}); "
-            f"check the network or {_ENDPOINT_VARIABLES[service]}"
-        )
-    except ResponseParserError:
-        raise AwsError(f"{_SERVICE_NAMES[service]} at {endpoint} answered {operation} with something unreadable")
-    except bex.ParamValidationError as e:
-        raise ConfigError(f"{operation}: {str(e).splitlines()[-1][:200]}")
+    return calls.call(_client(service, region), _SERVICES[service], operation, lambda code, message: _refused(service, operation, code), **kwargs)
 
 
-def _printable(text) -> str:
-    return "".join(c if c.isprintable() else "?" for c in str(text))[:300]
+def _refused(service: str, operation: str, code: str):
+    if code == "UnauthorizedException":
+        return TokenRejected(f"{_SERVICES[service].name} refused the sign-in token ({code})")
+    if code in ("AuthorizationPendingException", "SlowDownException"):
+        return Pending(slow_down=code == "SlowDownException")
+    if code == "ExpiredTokenException" and operation == "CreateToken":
+        return DeviceCodeExpired("the sign-in code expired before it was approved; run the command again for a new one")
+    return None
 
 
 def register_client(region: str, name: str, scopes) -> dict:
     kwargs = {"clientName": name, "clientType": "public"}
     if scopes:
         kwargs["scopes"] = list(scopes)
-    return _call("sso-oidc", region, "register_client", **kwargs)
+    return _call("sso-oidc", region, "RegisterClient", **kwargs)
 
 
 def start_device_authorization(region: str, client_id: str, client_secret: str, start_url: str) -> dict:
-    return _call("sso-oidc", region, "start_device_authorization", clientId=client_id, clientSecret=client_secret, startUrl=start_url)
+    return _call("sso-oidc", region, "StartDeviceAuthorization", clientId=client_id, clientSecret=client_secret, startUrl=start_url)
 
 
 def poll_token(region: str, client_id: str, client_secret: str, device_code: str) -> dict:
     """One CreateToken with the device code: the token, or Pending, or DeviceCodeExpired."""
     return _call(
-        "sso-oidc", region, "create_token",
+        "sso-oidc", region, "CreateToken",
         grantType=DEVICE_GRANT, clientId=client_id, clientSecret=client_secret, deviceCode=device_code,
     )
 
@@ -107,7 +92,7 @@ def refresh_token(region: str, client_id: str, client_secret: str, refresh: str)
     """A new access token for the refresh token, or None when it is no longer good."""
     try:
         return _call(
-            "sso-oidc", region, "create_token",
+            "sso-oidc", region, "CreateToken",
             grantType="refresh_token", clientId=client_id, clientSecret=client_secret, refreshToken=refresh,
         )
     except (AwsError, Pending) as e:
@@ -116,7 +101,7 @@ def refresh_token(region: str, client_id: str, client_secret: str, refresh: str)
 
 
 def role_credentials(region: str, access_token: str, account_id: str, role_name: str) -> Credentials:
-    response = _call("sso", region, "get_role_credentials", accessToken=access_token, accountId=account_id, roleName=role_name)
+    response = _call("sso", region, "GetRoleCredentials", accessToken=access_token, accountId=account_id, roleName=role_name)
     found = response.get("roleCredentials") or {}
     try:
         expiration = rfc3339(_from_millis(found["expiration"]))
@@ -138,11 +123,11 @@ def _from_millis(value):
 
 
 def accounts(region: str, access_token: str) -> Iterator[dict]:
-    yield from _pages("list_accounts", "accountList", region, accessToken=access_token)
+    yield from _pages("ListAccounts", "accountList", region, accessToken=access_token)
 
 
 def account_roles(region: str, access_token: str, account_id: str) -> Iterator[dict]:
-    yield from _pages("list_account_roles", "roleList", region, accessToken=access_token, accountId=account_id)
+    yield from _pages("ListAccountRoles", "roleList", region, accessToken=access_token, accountId=account_id)
 
 
 def _pages(operation: str, key: str, region: str, **kwargs) -> Iterator[dict]:
@@ -156,4 +141,4 @@ def _pages(operation: str, key: str, region: str, **kwargs) -> Iterator[dict]:
 
 
 def logout(region: str, access_token: str) -> None:
-    _call("sso", region, "logout", accessToken=access_token)
+    _call("sso", region, "Logout", accessToken=access_token)

@@ -7,16 +7,14 @@ from typing import Optional, Tuple
 
 import boto3
 import botocore.exceptions as bex
-from botocore import xform_name
 from botocore.config import Config
-from botocore.parsers import ResponseParserError
 
-from geodesic_stage import log
+from geodesic_stage.aws import calls
+from geodesic_stage.aws.calls import printable as _printable
 from geodesic_stage.config.awsconfig import config_path, credentials_path
-from geodesic_stage.store.cache import credentials_from_entry
-from geodesic_stage.config.chain import RoleLink
 from geodesic_stage.errors import AwsError, ConfigError, MfaRejected
-from geodesic_stage.model import Credentials, Profile
+from geodesic_stage.model import Credentials, Profile, RoleLink
+from geodesic_stage.store.cli_cache import credentials_from_entry
 
 # Bounded waits: a dead endpoint costs seconds, not minutes. Attempts: AWS_MAX_ATTEMPTS or the
 # stage profile's max_attempts (the profile every client here is made for), else standard mode's 3.
@@ -46,31 +44,15 @@ def _client(profile: Profile, credentials: Credentials):
         raise ConfigError(f"profile {profile.name!r} cannot be used: {_printable(str(e).splitlines()[0] if str(e) else e)}")
 
 
+STS = calls.Service("STS", "AWS_ENDPOINT_URL_STS", article="an")
+
+
+def _mfa_rejected(code: str, message: str):
+    return MfaRejected(f"AWS rejected the MFA code ({message})") if code == "AccessDenied" and "MultiFactorAuthentication" in message else None
+
+
 def _call(client, operation: str, **kwargs) -> dict:
-    endpoint = client.meta.endpoint_url
-    log.debug(f"STS {operation} at {endpoint}")
-    try:
-        return getattr(client, xform_name(operation))(**kwargs)
-    except bex.ClientError as e:
-        error = e.response.get("Error", {})
-        code, message = _printable(error.get("Code", "Unknown")), _printable(error.get("Message", ""))
-        if code == "AccessDenied" and "MultiFactorAuthentication" in message:
-            raise MfaRejected(f"AWS rejected the MFA code ({message})")
-        raise AwsError(f"STS {operation} was refused at {endpoint}: {code}: {message}")
-    except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
-        raise AwsError(f"cannot reach STS at {endpoint} ({type(e).__name__}); check the network or AWS_ENDPOINT_URL_STS")
-    except ResponseParserError:
-        # Its text quotes the body, which may hold credentials: name the endpoint only.
-        raise AwsError(f"STS at {endpoint} answered {operation} with something that is not an STS response; check AWS_ENDPOINT_URL_STS")
-    except bex.ParamValidationError as e:
-        raise ConfigError(f"STS {operation} would be refused: {_printable(str(e).splitlines()[-1])}")
-    except bex.NoCredentialsError:
-        raise ConfigError("no credentials to call STS with; check the source profile")
-
-
-def _printable(text) -> str:
-    """Text from the server as one printable line: no escape sequences reach the terminal."""
-    return "".join(c if c.isprintable() else "?" for c in str(text))[:300]
+    return calls.call(client, STS, operation, _mfa_rejected, **kwargs)
 
 
 def _credentials(response: dict, operation: str, client) -> Credentials:

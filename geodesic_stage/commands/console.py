@@ -7,7 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.auth import mfa
 from geodesic_stage.errors import AwsError, ConfigError
 from geodesic_stage.model import Credentials
@@ -26,7 +26,7 @@ def add_arguments(parser):
 def run(args, context):
     if args.stage:
         stage = context.stage(args.stage)
-        creds = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token)).credentials
+        creds = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token)).credentials
     else:
         creds = _from_environment()
     url = sign_in_url(creds, os.environ.get("GEODESIC_STAGE_FEDERATION_URL") or FEDERATION_URL)

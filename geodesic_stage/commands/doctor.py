@@ -17,9 +17,9 @@ def add_arguments(parser):
 
 
 def run(args, context):
-    from geodesic_stage.doctor import examine as doctor
+    from geodesic_stage.doctor.examine import examine
 
-    report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    report = examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
     for note in report.notes:
         sys.stdout.write(note + "\n")
     for hint in report.hints:

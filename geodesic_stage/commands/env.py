@@ -1,7 +1,7 @@
 import os
 import sys
 
-from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.auth import mfa
 from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
@@ -23,6 +23,6 @@ def run(args, context):
             f"(geodesic-stage env {args.stage} > FILE), or add --show"
         )
     stage = context.stage(args.stage)
-    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
     sys.stdout.write(render.render(render.portable_environment(session, os.environ), args.format))
     return 0

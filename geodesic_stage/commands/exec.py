@@ -1,6 +1,6 @@
 import os
 
-from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.auth import mfa
 from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
@@ -21,7 +21,7 @@ def run(args, context):
     if not argv:
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
-    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
     env = {k: v for k, v in os.environ.items() if k not in render.VARIABLES and k not in PROFILE_VARIABLES}
     env.update(render.portable_environment(session, os.environ))
     try:

@@ -189,7 +189,7 @@ def _mfa_chains(source: str, context):
         if "role_arn" not in section:
             continue
         try:
-            links = chain.resolve(name, context.profiles, context.credentials, context.config_path, keystore.holds)
+            links = chain.chain_of(name, context.profiles, context.credentials, context.config_path, keystore.holds)
         except ConfigError:
             continue
         if links.source.profile == source and links.session_serial:
@@ -199,7 +199,7 @@ def _mfa_chains(source: str, context):
 
 def _mfa_session(args, context):
     """The MFA session of the profile's keys (cached, or bought with a code); None if no profile uses MFA."""
-    from geodesic_stage.creds import obtain as credentials
+    from geodesic_stage.creds.obtain import mfa_session_for
     from geodesic_stage.auth import mfa
 
     found = next(_mfa_chains(args.profile, context), None)
@@ -207,11 +207,11 @@ def _mfa_session(args, context):
         log.say(f"no profile buys an MFA session from {args.profile}: IAM calls are signed with the key itself")
         return None
     links, profile = found
-    return credentials.mfa_session(links, profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
+    return mfa_session_for(links, profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
 
 
 def _forget_mfa_sessions(source: str, context) -> None:
-    from geodesic_stage.store import cache
+    from geodesic_stage.creds import mfa_session
 
     for links, _ in _mfa_chains(source, context):
-        cache.session_cache().delete(cache.session_cache_key(source, links.session_serial))
+        mfa_session.entry(links).forget()

@@ -1,8 +1,6 @@
 import sys
 
-from geodesic_stage.store import cache
 from geodesic_stage import log, render
-from geodesic_stage.sso import access as sso
 from geodesic_stage.errors import StageError
 
 HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
@@ -23,36 +21,39 @@ def run(args, context):
 
 
 def _forget(context) -> None:
+    from geodesic_stage.creds.obtain import entry_of
+    from geodesic_stage.sso import access
+    from geodesic_stage.store.cli_cache import session_cache
+
     forgotten, failed = 0, []
-    role_cache = cache.role_cache()
-    keys, sso_sessions = [], {}
+    entries, sso_sessions = [], {}
     try:
         stages = list(context.known_stages())
     except StageError as e:
         stages, failed = [], [f"the role sessions ({e.message})"]
     for stage in stages:
         try:
-            profile = context.stage(stage).profile
+            resolved = context.stage(stage)
         except StageError:
             continue
-        if profile.sso:
-            sso_sessions[profile.sso.session] = None
-            keys.append((role_cache, sso.role_cache_key(profile.sso)))
-        else:
-            keys.append((role_cache, cache.cli_cache_key(profile)))
-    session_cache = cache.session_cache()
+        if resolved.profile.sso:
+            sso_sessions[resolved.profile.sso.session] = None
+        entry = entry_of(resolved)
+        if entry:
+            entries.append((entry.store, entry.key))
+    sessions = session_cache()
     try:
-        keys += [(session_cache, key) for key in session_cache.keys()]
+        entries += [(sessions, key) for key in sessions.keys()]
     except OSError as e:
-        failed.append(f"{session_cache.directory} ({e.strerror})")
-    for store, key in keys:
+        failed.append(f"{sessions.directory} ({e.strerror})")
+    for store, key in entries:
         try:
             forgotten += store.delete(key)
         except OSError as e:
             failed.append(f"{store.path(key)} ({e.strerror})")
     for session in sso_sessions:
         try:
-            forgotten += sso.sign_out(session)
+            forgotten += access.sign_out(session)
         except OSError as e:
             failed.append(f"the Identity Center sign-in at {session.start_url} ({e.strerror})")
     if failed:

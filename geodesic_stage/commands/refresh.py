@@ -2,9 +2,10 @@ import os
 import signal
 import sys
 
-from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.auth import mfa
 from geodesic_stage import render
+from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT
 from geodesic_stage.errors import AwsError, ConfigError
 
 HELP = "renew the current stage's credentials from the cached MFA session; never asks for a code"
@@ -15,7 +16,7 @@ NEEDS_MFA = False
 def add_arguments(parser):
     parser.add_argument(
         "--bounded", action="store_true",
-        help=f"give up after {render.PROMPT_RENEW_TIMEOUT} s in all (the prompt hook's renewal; stage use waits longer)",
+        help=f"give up after {PROMPT_RENEW_TIMEOUT} s in all (the prompt hook's renewal; stage use waits longer)",
     )
 
 
@@ -35,12 +36,12 @@ def run(args, context):
     if args.bounded:
         signal.signal(signal.SIGALRM, _out_of_time)
         # Part of the bound went on starting up; the alarm gets what is left of it.
-        signal.setitimer(signal.ITIMER_REAL, max(render.PROMPT_RENEW_TIMEOUT - _running_for(), 0.5))
+        signal.setitimer(signal.ITIMER_REAL, max(PROMPT_RENEW_TIMEOUT - _running_for(), 0.5))
     try:
-        session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+        session = obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
     except _OutOfTime:
         raise AwsError(
-            f"no answer from STS within {render.PROMPT_RENEW_TIMEOUT} s; {stage.name} keeps its credentials "
+            f"no answer from STS within {PROMPT_RENEW_TIMEOUT} s; {stage.name} keeps its credentials "
             "and the prompt tries again in a minute ('stage refresh' waits longer)"
         )
     finally:

@@ -50,10 +50,10 @@ def run(args, context):
         ("session", _left("AWS_SESSION_EXPIRATION", now)),
     ]
     if profile is not None and profile.sso:
-        from geodesic_stage.sso import access as sso
+        from geodesic_stage.sso import token
 
         # The sign-in, not an MFA session, is what renews an Identity Center stage.
-        rows[-1] = ("sign-in", sso.describe_sign_in(profile.sso.session, now))
+        rows[-1] = ("sign-in", token.describe_sign_in(profile.sso.session, now))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))

@@ -1,7 +1,6 @@
 import sys
 
-from geodesic_stage.store import cache
-from geodesic_stage.creds import obtain as credentials
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.auth import mfa
 from geodesic_stage import render
 from geodesic_stage.errors import ConfigError, MfaUnavailable
@@ -19,10 +18,13 @@ def run(args, context):
     stage = context.stage(args.stage)
     source = mfa.choose(stage.profile, token=args.mfa_token, interactive=not args.no_prompt)
     try:
-        session = credentials.obtain(stage, context.settings(args), source)
+        session = obtain(stage, context.settings(args), source)
     except MfaUnavailable:
         # A cache this user cannot use hides the sessions it holds: that, not MFA, is what to fix.
-        blocked = cache.unwritable(cache.session_cache_dir())
+        from geodesic_stage.store.cli_cache import session_cache_dir
+        from geodesic_stage.store.files import unwritable
+
+        blocked = unwritable(session_cache_dir())
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise

@@ -31,7 +31,7 @@ def credentials_path() -> str:
 
 
 # For speed: checking every line of a config of thousands of profiles costs more than the rest
-# of a cached `use`. A file this large whose exact text passed the check once (cache.checked_before)
+# of a cached `use`. A file this large whose exact text passed the check once (checked.checked_before)
 # is not checked again, and its sections are parsed only when read.
 CHECKED_ONCE_FROM = 64 * 1024
 
@@ -45,16 +45,16 @@ def _parse(path: str) -> Sections:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if len(text) < CHECKED_ONCE_FROM:
         return _read_all(path, text)[0]
-    from geodesic_stage.store import cache
+    from geodesic_stage.config import checked
 
-    digest = cache.text_digest(text)
-    if cache.checked_before(digest):
+    digest = checked.text_digest(text)
+    if checked.checked_before(digest):
         index = _plain_index(text)
         if index is not None:  # None only if the plain shape changed since the text was checked
             return Sections(index)
     sections, plain = _read_all(path, text)
     if plain:
-        cache.remember_checked(digest)
+        checked.remember_checked(digest)
     return sections
 
 

@@ -12,80 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from geodesic_stage.config import limits
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.record import Record
+from geodesic_stage.model import KEY_STORE, LOGIN, NAMED, PROCESS, SSO, STATIC, WEB_IDENTITY, Chain, RoleLink, Source
 
-# Kinds of root link, named after the setting that makes them.
-STATIC = "static keys"
-PROCESS = "credential_process"
-SSO = "sso"
-LOGIN = "login_session"
-WEB_IDENTITY = "web_identity_token_file"
-NAMED = "credential_source"
-# Where static keys kept by `geodesic-stage keys` live, in place of a file.
-KEY_STORE = "key store"
 # What botocore's AssumeRoleProvider accepts as credential_source.
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
-
-
-class Source(Record):
-    """The root link: credentials got without assuming a role and without a prompt.
-
-    `profile` names the profile that holds the source (for NAMED, the role profile whose
-    credential_source it is); no secret is kept here: static keys are read when used."""
-
-    profile: str
-    kind: str
-    # Static keys that carry aws_session_token: temporary, so no GetSessionToken from them.
-    temporary: bool = False
-    credential_source: str | None = None
-    # STATIC: which file holds the keys ("credentials" or "config"), as botocore looks, or KEY_STORE.
-    file: str | None = None
-
-    @property
-    def may_be_long_term(self) -> bool:
-        """Whether these may be an IAM user's own keys, the only ones GetSessionToken accepts.
-        A credential_process or the environment may hold either: the credentials decide then."""
-        if self.kind == STATIC:
-            return not self.temporary
-        return self.kind == PROCESS or self.credential_source == "Environment"
-
-
-class RoleLink(Record):
-    """One AssumeRole, with the settings botocore passes to it (and keys its cache by)."""
-
-    profile: str
-    role_arn: str
-    mfa_serial: str | None = None
-    external_id: str | None = None
-    role_session_name: str | None = None
-    duration_seconds: int | None = None
-
-
-class Chain(Record):
-    source: Source
-    roles: tuple[RoleLink, ...] = ()
-
-    @property
-    def final(self) -> Source | RoleLink:
-        """The link whose credentials the profile gives (its cache entry serves a cached use)."""
-        return self.roles[-1] if self.roles else self.source
-
-    @property
-    def profile(self) -> str:
-        return self.final.profile
-
-    @property
-    def session_serial(self) -> str | None:
-        """The MFA device whose session (GetSessionToken) can start this chain: the first
-        role's, when the source may be an IAM user's long-term keys."""
-        if self.roles and self.roles[0].mfa_serial and self.source.may_be_long_term:
-            return self.roles[0].mfa_serial
-        return None
-
-    def describe(self) -> str:
-        """`cpco (static keys) -> cpco-identity-admin -> cpco-testing-admin`, for messages."""
-        return " -> ".join([f"{self.source.profile} ({self.source.kind})", *(r.profile for r in self.roles)])
 
 
 def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Mapping[str, str]]) -> Mapping:
@@ -95,7 +27,7 @@ def merged(config: Mapping[str, Mapping[str, str]], credentials: Mapping[str, Ma
     return _Merged(config, credentials)
 
 
-def resolve(
+def chain_of(
     name: str,
     config: Mapping[str, Mapping[str, str]],
     credentials: Mapping[str, Mapping[str, str]],
@@ -247,39 +179,27 @@ def _no_credentials(name: str, roles, where: str) -> str:
     )
 
 
-# AWS's limits (STS API reference), checked before a code is typed for a call that would fail.
-# Patterns as text: re compiles (and keeps) them when a walk first checks, not on every cached use.
-ROLE_SECONDS = (900, 43200)
-MFA_SESSION_SECONDS = (900, 129600)
-_ROLE_ARN = r"(?a)arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z"
-_MFA_SERIAL = r"(?a)[\w+=/:,.@-]{9,256}\Z"
-_EXTERNAL_ID = r"(?a)[\w+=,.@:/-]{2,1224}\Z"
-_SESSION_NAME = r"(?a)[\w+=,.@-]{2,64}\Z"
-# botocore's own rule for a region name.
-_REGION = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z"
-
-
 def check(chain: Chain, region: str | None = None, role_seconds: int | None = None, session_seconds: int | None = None) -> None:
     """ConfigError for any setting STS would refuse, so that no MFA code is spent on it.
     `role_seconds` (--duration) applies to the final role."""
-    if region is not None and not re.match(_REGION, region):
+    if region is not None and not re.match(limits.REGION, region):
         raise ConfigError(f"profile {chain.profile!r}: region {region!r} is not an AWS region name (e.g. us-west-2)")
     for link in chain.roles:
         where = f"profile {link.profile!r}"
-        if not re.match(_ROLE_ARN, link.role_arn):
+        if not re.match(limits.ROLE_ARN, link.role_arn):
             raise ConfigError(f"{where}: role_arn {link.role_arn!r} is not an IAM role ARN; set arn:aws:iam::ACCOUNT_ID:role/NAME")
-        if link.mfa_serial is not None and not re.match(_MFA_SERIAL, link.mfa_serial):
+        if link.mfa_serial is not None and not re.match(limits.MFA_SERIAL, link.mfa_serial):
             raise ConfigError(f"{where}: mfa_serial {link.mfa_serial!r} is not an MFA device; set arn:aws:iam::ACCOUNT_ID:mfa/NAME")
-        if link.external_id is not None and not re.match(_EXTERNAL_ID, link.external_id):
+        if link.external_id is not None and not re.match(limits.EXTERNAL_ID, link.external_id):
             raise ConfigError(f"{where}: external_id must be 2 to 1224 letters, digits or +=,.@:/-")
-        if link.role_session_name is not None and not re.match(_SESSION_NAME, link.role_session_name):
+        if link.role_session_name is not None and not re.match(limits.SESSION_NAME, link.role_session_name):
             raise ConfigError(f"{where}: role_session_name must be 2 to 64 letters, digits or +=,.@-")
         if link.duration_seconds is not None:
-            _in_range(f"{where}: duration_seconds", link.duration_seconds, ROLE_SECONDS)
+            _in_range(f"{where}: duration_seconds", link.duration_seconds, limits.ROLE_SECONDS)
     if role_seconds is not None:
-        _in_range("--duration", role_seconds, ROLE_SECONDS)
+        _in_range("--duration", role_seconds, limits.ROLE_SECONDS)
     if session_seconds is not None:
-        _in_range("the MFA session duration", session_seconds, MFA_SESSION_SECONDS)
+        _in_range("the MFA session duration", session_seconds, limits.MFA_SESSION_SECONDS)
 
 
 def _in_range(what: str, seconds: int, bounds: tuple[int, int]) -> None:

@@ -8,20 +8,23 @@ the next header stay with what follows. Every other byte is kept as it was.
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.topology import sso as sso_topology
-from geodesic_stage.topology.profiles import KEYS
+
+# The settings of each block `init` writes (`key=value`), in the order it writes them: a role
+# profile of the three topologies, an Identity Center profile, the [sso-session] they share.
+ROLE_PROFILE_KEYS = ("region", "role_arn", "mfa_serial", "source_profile")
+SSO_PROFILE_KEYS = ("sso_session", "sso_account_id", "sso_role_name", "region")
+SSO_SESSION_KEYS = ("sso_start_url", "sso_region", "sso_registration_scopes")
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _HEADER = re.compile(r"\[(?P<name>.+)\]")
 _WRITTEN_LINE = re.compile(r"(?P<key>[a-z_]+)=\S[^\n]*\n?\Z")
 _WRITTEN_HEADER = re.compile(r"\[(?P<kind>profile|sso-session) \S+\]\n?")
 # The key orders `init` writes, by kind of section.
-_ORDERS = {"profile": (KEYS, sso_topology.PROFILE_KEYS), "sso-session": (sso_topology.SESSION_KEYS,)}
+_ORDERS = {"profile": (ROLE_PROFILE_KEYS, SSO_PROFILE_KEYS), "sso-session": (SSO_SESSION_KEYS,)}
 
 
 @dataclass(frozen=True)
@@ -145,23 +148,16 @@ def save(path: str, text: str) -> None:
 
 
 def _replace(path: str, text: str) -> None:
+    """Written whole or not at all, keeping the file's own mode (0600 for a new one)."""
+    from geodesic_stage.store.files import write_atomically
+
     directory = os.path.dirname(path)
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = 0o600
         os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".config-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_atomically(path, text.encode("utf-8"), mode, prefix=".config-", suffix=".tmp")
 
 
 _KEY_LINE = re.compile(r"\s*(aws_access_key_id|aws_secret_access_key)\s*[=:]", re.IGNORECASE)

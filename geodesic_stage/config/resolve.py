@@ -6,13 +6,12 @@ import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 
-from geodesic_stage.config import chain
-from geodesic_stage import log
-from geodesic_stage.sso import access as sso
+from geodesic_stage import log, model
+from geodesic_stage.config import chain, sso
+from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile, Stage
 from geodesic_stage.record import Record, replace
-from geodesic_stage.config.stages_file import StagesFile
 
 DEFAULT_ROLE = "admin"
 
@@ -97,7 +96,7 @@ def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> Conf
     return ConfigError(f"unknown stage {stage!r}; stages: {', '.join(names)}.{hint}")
 
 
-def resolve(
+def resolve_stage(
     stage: str,
     profiles: Mapping[str, dict],
     stages: StagesFile,
@@ -116,15 +115,15 @@ def resolve(
     profile, profiles = _profile(stage, profiles, stages, request, config_path, sso_sessions)
     if profile.sso:
         # An Identity Center stage: a chain of one SSO root and no role links.
-        return Stage(name=stage, profile=profile, chain=chain.Chain(chain.Source(profile.name, chain.SSO)))
-    links = chain.resolve(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file", stored)
+        return Stage(name=stage, profile=profile, chain=model.Chain(model.Source(profile.name, model.SSO)))
+    links = chain.chain_of(profile.name, profiles, credentials or {}, f"{config_path} or the credentials file", stored)
     mfa_process = profile.mfa_process or next(
         (profiles[r.profile]["mfa_process"] for r in links.roles if "mfa_process" in profiles[r.profile]), None
     )
     root = links.source.profile
     return Stage(
         name=stage, profile=replace(profile, mfa_process=mfa_process), chain=links,
-        sso_root=sso.role_of(root, profiles[root], sso_sessions(), config_path) if links.source.kind == chain.SSO else None,
+        sso_root=sso.role_of(root, profiles[root], sso_sessions(), config_path) if links.source.kind == model.SSO else None,
     )
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from types import MappingProxyType
 
-from geodesic_stage.errors import ConfigError
-from geodesic_stage.record import Record
 from geodesic_stage.config.textfile import read_text
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.lifetimes import DEFAULT_SESSION_SECONDS
+from geodesic_stage.record import Record
 
 TOPOLOGIES = ("organization", "accounts", "single")
 MFA_MODES = ("session", "direct")
-DEFAULT_SESSION_SECONDS = 12 * 3600
 
 
 class StageEntry(Record):

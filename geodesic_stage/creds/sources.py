@@ -11,21 +11,21 @@ import os
 import shlex
 from typing import Mapping, Optional
 
+from geodesic_stage import log, model
 from geodesic_stage.config import awsconfig, chain
-from geodesic_stage.store import cache
-from geodesic_stage import log
 from geodesic_stage.errors import AwsError, ConfigError, MfaUnavailable
 from geodesic_stage.model import Credentials
+from geodesic_stage.store import cli_cache
 
 
-def obtain(source: chain.Source, region: str) -> Credentials:
+def obtain(source: model.Source, region: str) -> Credentials:
     """The source's credentials; one-line StageError for anything a user can fix."""
-    if source.kind == chain.STATIC:
+    if source.kind == model.STATIC:
         return _stored_keys(source) or static_keys(source, _section(source))
     return _from_botocore(source, region)
 
 
-def static_keys(source: chain.Source, section: Mapping[str, str]) -> Credentials:
+def static_keys(source: model.Source, section: Mapping[str, str]) -> Credentials:
     """The keys in the source profile's section of the file botocore takes them from."""
     log.debug(f"source: static keys of profile {source.profile} in the {source.file} file")
     if not section.get("aws_access_key_id") or not section.get("aws_secret_access_key"):
@@ -36,7 +36,7 @@ def static_keys(source: chain.Source, section: Mapping[str, str]) -> Credentials
     )
 
 
-def _stored_keys(source: chain.Source) -> Optional[Credentials]:
+def _stored_keys(source: model.Source) -> Optional[Credentials]:
     """The keys of the encrypted key store, which wins over the files (the passphrase asked here)."""
     from geodesic_stage.keys import store as keystore
 
@@ -44,7 +44,7 @@ def _stored_keys(source: chain.Source) -> Optional[Credentials]:
     if stored:
         log.debug(f"source: key {stored.access_key_id} of profile {source.profile} from {keystore.store_path()}")
         return Credentials(stored.access_key_id, stored.secret_access_key, "", None)
-    if source.file == chain.KEY_STORE:
+    if source.file == model.KEY_STORE:
         raise ConfigError(
             f"source profile {source.profile!r} holds no keys in the AWS config, the credentials file or "
             f"{keystore.store_path()}; add them with 'geodesic-stage keys add {source.profile}'"
@@ -52,7 +52,7 @@ def _stored_keys(source: chain.Source) -> Optional[Credentials]:
     return None
 
 
-def _section(source: chain.Source) -> Mapping[str, str]:
+def _section(source: model.Source) -> Mapping[str, str]:
     if source.file == "credentials":
         return awsconfig.load_credentials().get(source.profile, {})
     return awsconfig.load_profiles().get(source.profile, {})
@@ -61,7 +61,7 @@ def _section(source: chain.Source) -> Mapping[str, str]:
 class _BotocoreCache:
     """Our JSON file cache (0600, atomic) behind the dict interface botocore's fetchers use."""
 
-    def __init__(self, target: cache.JsonFileCache):
+    def __init__(self, target: cli_cache.JsonFileCache):
         self._target = target
 
     def __contains__(self, key):
@@ -92,7 +92,7 @@ def _isoformat(value) -> str:
 _NAMED_PROVIDERS = {"Ec2InstanceMetadata": "iam-role", "EcsContainer": "container-role"}
 
 
-def _from_botocore(source: chain.Source, region: str) -> Credentials:
+def _from_botocore(source: model.Source, region: str) -> Credentials:
     import botocore.credentials as bc
     import botocore.exceptions as bex
     import botocore.session
@@ -102,13 +102,13 @@ def _from_botocore(source: chain.Source, region: str) -> Credentials:
     what = _describe(source)
     log.debug(f"source: {what}")
     try:
-        if source.kind == chain.NAMED and source.credential_source == "Environment":
+        if source.kind == model.NAMED and source.credential_source == "Environment":
             found = bc.EnvProvider().load()
-        elif source.kind == chain.NAMED:
+        elif source.kind == model.NAMED:
             method = _NAMED_PROVIDERS[source.credential_source]
             found = session.get_component("credential_provider").get_provider(method).load()
         else:
-            builder = bc.ProfileProviderBuilder(session, cache=_BotocoreCache(cache.role_cache()), region_name=region)
+            builder = bc.ProfileProviderBuilder(session, cache=_BotocoreCache(cli_cache.role_cache()), region_name=region)
             found = bc.CredentialResolver(builder.providers(profile_name=source.profile, disable_env_vars=True)).load_credentials()
         frozen = found.get_frozen_credentials() if found is not None else None
     except (bex.SSOTokenLoadError, bex.UnauthorizedSSOTokenError):
@@ -130,13 +130,13 @@ def _from_botocore(source: chain.Source, region: str) -> Credentials:
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", expiry)
 
 
-def _describe(source: chain.Source) -> str:
-    if source.kind == chain.NAMED:
+def _describe(source: model.Source) -> str:
+    if source.kind == model.NAMED:
         return f"credential_source = {source.credential_source} of profile {source.profile!r}"
     return f"the {source.kind} source of profile {source.profile!r}"
 
 
-def _settings(source: chain.Source) -> Mapping[str, str]:
+def _settings(source: model.Source) -> Mapping[str, str]:
     profiles = chain.merged(awsconfig.load_profiles(), awsconfig.load_credentials())
     return profiles.get(source.profile, {})
 

@@ -5,14 +5,14 @@ that mix sso_* settings with role_arn."""
 from typing import Dict, List, Mapping, Tuple
 
 from geodesic_stage import clock
-from geodesic_stage.sso import access as sso
+from geodesic_stage.config.sso import describe, is_sso
+from geodesic_stage.doctor.findings import error, from_exception, warning
 from geodesic_stage.errors import AwsError, StageError
 from geodesic_stage.model import Profile, SsoSession
+from geodesic_stage.sso import token
 
 
 def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
-    from geodesic_stage.doctor.examine import warning
-
     return [
         warning(
             f"profile {name} has role_arn and {', '.join(k for k in ('sso_account_id', 'sso_role_name') if k in section)}; "
@@ -20,13 +20,11 @@ def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
             "move the sso_ settings into a profile of their own and name it in source_profile",
         )
         for name, section in sorted(profiles.items())
-        if "role_arn" in section and sso.is_sso(section)
+        if "role_arn" in section and is_sso(section)
     ]
 
 
 def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list]:
-    from geodesic_stage.doctor.examine import warning
-
     now = clock.now()
     notes, findings = [], []
     by_session: Dict[SsoSession, List[Profile]] = {}
@@ -34,12 +32,12 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
         by_session.setdefault(profile.sso.session, []).append(profile)
     first_stage = {p.sso.session: s for s, p in sorted(stages.items(), reverse=True)}
     for session, profiles in by_session.items():
-        state = sso.token_state(session, now)
-        where, _, detail = sso.describe_sign_in(session, now).partition(": ")
+        state = token.state(session, now)
+        where, _, detail = token.describe_sign_in(session, now).partition(": ")
         notes.append(f"identity center: {where} at {session.start_url} in {session.region}: {detail}")
         if state == "signed out":
             findings.append(warning(
-                f"not signed in to Identity Center ({sso.describe(session)})",
+                f"not signed in to Identity Center ({describe(session)})",
                 f"run 'stage use {first_stage[session]}' in a terminal to sign in",
             ))
         elif not offline:
@@ -50,11 +48,11 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
 def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
     """Each profile's account and permission set, against what the token can see."""
     from geodesic_stage.aws import sso_api
-    from geodesic_stage.doctor.examine import error, from_exception
+    from geodesic_stage.sso import access
 
     try:
-        token = sso.access_token(session, False, "sign in first")
-        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_api.accounts(session.region, token)}
+        live = access.access_token(session, False, "sign in first")
+        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_api.accounts(session.region, live)}
         findings = []
         for profile in profiles:
             role = profile.sso
@@ -64,7 +62,7 @@ def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
                     "fix sso_account_id, or ask your Identity Center administrator for an assignment",
                 ))
                 continue
-            roles = sorted(r["roleName"] for r in sso_api.account_roles(session.region, token, role.account_id))
+            roles = sorted(r["roleName"] for r in sso_api.account_roles(session.region, live, role.account_id))
             if role.role_name not in roles:
                 findings.append(error(
                     f"profile {profile.name}: permission set {role.role_name} is not yours in account {role.account_id} "

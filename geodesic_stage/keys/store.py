@@ -17,12 +17,12 @@ from contextlib import ExitStack, contextmanager
 
 from geodesic_stage import clock, log
 from geodesic_stage.auth import passphrase
-from geodesic_stage.errors import ConfigError, MfaUnavailable
+from geodesic_stage.errors import ConfigError, LockTimeout
+from geodesic_stage.lifetimes import KEY_STORE_LOCK_SECONDS
 from geodesic_stage.record import Record
 
 FORMAT_VERSION = 1
 AGE_MAGIC = b"age-encryption.org/v1\n"
-LOCK_TIMEOUT_SECONDS = 120
 
 
 def directory() -> str:
@@ -219,18 +219,18 @@ class Editor:
 @contextmanager
 def editing(create: bool = False) -> Iterator[Editor]:
     """The store, locked against other writers; `create`: start an empty one (a new passphrase) if there is none."""
-    from geodesic_stage.store import cache, lock
+    from geodesic_stage.store import files, lock
 
     folder = directory()
     try:
-        cache.private_directory(folder)
+        files.private_directory(folder)
     except OSError as e:
         raise ConfigError(f"{folder}: cannot create the key store's directory ({e.strerror}); check the owner and mode of ~/.aws")
     with ExitStack() as held:
         try:
-            held.enter_context(lock.exclusive(os.path.join(folder, "keys.lock"), LOCK_TIMEOUT_SECONDS, _say_waiting))
-        except MfaUnavailable:
-            raise ConfigError(f"another geodesic-stage has held {folder}/keys.lock for {LOCK_TIMEOUT_SECONDS} s; let it finish and try again")
+            held.enter_context(lock.exclusive(os.path.join(folder, "keys.lock"), KEY_STORE_LOCK_SECONDS, _say_waiting))
+        except LockTimeout:
+            raise ConfigError(f"another geodesic-stage has held {folder}/keys.lock for {KEY_STORE_LOCK_SECONDS} s; let it finish and try again")
         if exists():
             keys = unlock()
             yield Editor(keys, _unlocked[1])
@@ -270,19 +270,6 @@ def _repair_index(keys: Keys) -> None:
 
 
 def _replace(path: str, data: bytes) -> None:
-    import tempfile
+    from geodesic_stage.store.files import write_atomically
 
-    folder = os.path.dirname(path)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-keys-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, data, prefix=".tmp-keys-")

@@ -4,14 +4,14 @@ with the permission set (ListAccounts, ListAccountRoles), and render their profi
 import os
 import re
 
-from geodesic_stage.config import awsconfig, resolve
 from geodesic_stage import log
 from geodesic_stage.auth import mfa
-from geodesic_stage.sso import access as sso
 from geodesic_stage.aws import sso_api
-from geodesic_stage.topology import sso as sso_topology
+from geodesic_stage.config import awsconfig, resolve
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoSession
+from geodesic_stage.sso import access
+from geodesic_stage.topology import sso as sso_topology
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
 
@@ -24,7 +24,7 @@ def blocks(args, context):
     missing = [flag for flag, value in (("--sso-role PERMISSION_SET", permission_set), ("--namespace NAME", namespace)) if not value]
     if missing:
         raise ConfigError(f"init --topology sso needs {', '.join(missing)}")
-    token = sso.access_token(session, _can_sign_in(), "run this init in a terminal to sign in")
+    token = access.access_token(session, _can_sign_in(), "run this init in a terminal to sign in")
     log.say(f"asking Identity Center which accounts you can reach with {permission_set}...")
     accounts = [
         sso_topology.Account(a["accountId"], a.get("accountName") or a["accountId"],

@@ -12,33 +12,29 @@ import time
 from contextlib import ExitStack
 from datetime import timedelta
 
-from geodesic_stage.store import cache, lock
-from geodesic_stage import clock, log
-from geodesic_stage.sso import access as sso
+from geodesic_stage import cachekeys, clock, log
 from geodesic_stage.aws import sso_api
+from geodesic_stage.config.sso import describe
 from geodesic_stage.errors import Interrupted, MfaUnavailable
+from geodesic_stage.lifetimes import (
+    CACHE_RENEW_SECONDS, DEVICE_POLL_SECONDS, DEVICE_SLOW_DOWN_SECONDS, REGISTRATION_MARGIN_SECONDS, SIGN_IN_LOCK_SECONDS,
+)
 from geodesic_stage.model import SsoSession
-
-# RFC 8628: slow_down adds five seconds to the interval; the interval defaults to five.
-SLOW_DOWN_SECONDS = 5
-DEFAULT_INTERVAL = 5
-# A device code lasts ten minutes at AWS; the other shell may wait that long and a little more.
-LOCK_TIMEOUT_SECONDS = 11 * 60
-# A cached registration this close to its end is replaced, as the AWS CLI does.
-REGISTRATION_MARGIN = timedelta(minutes=15)
+from geodesic_stage.sso import token as tokens
+from geodesic_stage.store import cli_cache, files, lock
 
 
-def sign_in(session: SsoSession) -> sso.Token:
+def sign_in(session: SsoSession) -> tokens.Token:
     """A new token for the session, asked of the person at the terminal; saved for every shell."""
     try:
         terminal = open("/dev/tty", "w")
     except OSError:
-        raise MfaUnavailable(f"signing in to Identity Center ({sso.describe(session)}) needs a terminal; run 'stage use' in one")
+        raise MfaUnavailable(f"signing in to Identity Center ({describe(session)}) needs a terminal; run 'stage use' in one")
     with terminal, ExitStack() as held:
         try:
-            cache.private_directory(cache.session_cache_dir())
+            files.private_directory(cli_cache.session_cache_dir())
             held.enter_context(lock.exclusive(
-                sso.lock_path(session), LOCK_TIMEOUT_SECONDS, lambda: _say(terminal, "another shell is signing in to Identity Center; waiting for it..."),
+                tokens.lock_path(session), SIGN_IN_LOCK_SECONDS, lambda: _say(terminal, "another shell is signing in to Identity Center; waiting for it..."),
                 timeout_message="another shell has been signing in to Identity Center for too long; finish there, or press Ctrl-C and try again",
             ))
         except OSError as e:
@@ -46,8 +42,8 @@ def sign_in(session: SsoSession) -> sso.Token:
         except KeyboardInterrupt:
             raise Interrupted("stopped waiting for the other shell's sign-in; nothing changed")
         # The shell that held the lock may have just signed in.
-        token = sso.load_token(session)
-        if token and token.expires_at - clock.now() > timedelta(seconds=sso.RENEW_SECONDS):
+        token = tokens.load(session)
+        if token and token.expires_at - clock.now() > timedelta(seconds=CACHE_RENEW_SECONDS):
             log.debug("signed in by another shell while waiting")
             return token
         try:
@@ -56,7 +52,7 @@ def sign_in(session: SsoSession) -> sso.Token:
             _say(terminal, "")
             raise Interrupted("sign-in cancelled; nothing changed")
         # Saved before the lock is let go: a shell waiting on it reads this token, not none.
-        sso._keep(session, token)
+        tokens.keep(session, token)
     return token
 
 
@@ -65,14 +61,14 @@ def _say(terminal, text: str) -> None:
     terminal.flush()
 
 
-def _device_grant(session: SsoSession, terminal) -> sso.Token:
+def _device_grant(session: SsoSession, terminal) -> tokens.Token:
     client = _registration(session)
     device = sso_api.start_device_authorization(session.region, client["clientId"], client["clientSecret"], session.start_url)
     url = device.get("verificationUriComplete") or device.get("verificationUri")
     code = device.get("userCode", "")
-    _say(terminal, f"Sign in to AWS Identity Center ({sso.describe(session)}): open\n    {url}\nand confirm the code {code}. Waiting... (Ctrl-C to stop)")
+    _say(terminal, f"Sign in to AWS Identity Center ({describe(session)}): open\n    {url}\nand confirm the code {code}. Waiting... (Ctrl-C to stop)")
     _open_browser(url)
-    interval = int(device.get("interval") or DEFAULT_INTERVAL)
+    interval = int(device.get("interval") or DEVICE_POLL_SECONDS)
     while True:
         time.sleep(interval)
         try:
@@ -80,10 +76,10 @@ def _device_grant(session: SsoSession, terminal) -> sso.Token:
             break
         except sso_api.Pending as pending:
             if pending.slow_down:
-                interval += SLOW_DOWN_SECONDS
+                interval += DEVICE_SLOW_DOWN_SECONDS
                 log.debug(f"slow_down: polling every {interval} s")
     _say(terminal, "Signed in.")
-    return sso.Token(
+    return tokens.Token(
         access_token=response["accessToken"],
         expires_at=clock.now() + timedelta(seconds=int(response.get("expiresIn") or 0)),
         refresh_token=response.get("refreshToken"),
@@ -95,11 +91,11 @@ def _device_grant(session: SsoSession, terminal) -> sso.Token:
 
 def _registration(session: SsoSession) -> dict:
     """The cached client registration (the AWS CLI v2's entry), else a new one, cached."""
-    store = sso.token_cache()
-    key = sso.registration_key(session)
+    store = cli_cache.token_cache()
+    key = cachekeys.sso_registration_key(session)
     found = store.get(key)
     try:
-        if found and clock.parse_timestamp(found["expiresAt"]) - clock.now() > REGISTRATION_MARGIN \
+        if found and clock.parse_timestamp(found["expiresAt"]) - clock.now() > timedelta(seconds=REGISTRATION_MARGIN_SECONDS) \
                 and isinstance(found["clientId"], str) and isinstance(found["clientSecret"], str):
             log.debug("client registration from cache")
             return found

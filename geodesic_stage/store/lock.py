@@ -1,4 +1,5 @@
-"""A file lock so that two shells needing an MFA code ask for it once.
+"""A file lock, so that two shells needing the same thing (an MFA code, a sign-in, a refresh,
+the key store) do it once.
 
 flock(2) is released by the kernel when its holder dies, so a killed shell
 never leaves the other one stuck.
@@ -12,9 +13,8 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from geodesic_stage.errors import MfaUnavailable
-
-POLL_SECONDS = 0.1
+from geodesic_stage.errors import LockTimeout
+from geodesic_stage.lifetimes import LOCK_POLL_SECONDS
 
 
 @contextmanager
@@ -33,12 +33,12 @@ def exclusive(path: str, timeout: float, on_wait: Callable[[], None], timeout_me
                     on_wait()
                     waited = True
                 if time.monotonic() >= deadline:
-                    raise MfaUnavailable(
+                    raise LockTimeout(
                         timeout_message
                         or f"another shell has been asking for an MFA code for {int(timeout)} s; "
                         "answer it there, or press Ctrl-C and try again"
                     )
-                time.sleep(POLL_SECONDS)
+                time.sleep(LOCK_POLL_SECONDS)
         yield
     finally:
         os.close(fd)

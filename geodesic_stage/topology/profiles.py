@@ -8,14 +8,13 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from geodesic_stage.config.edit import ROLE_PROFILE_KEYS
+from geodesic_stage.config.stages_file import StageEntry
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile
-from geodesic_stage.config.stages_file import StageEntry
 
 ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
 ROOT_STAGE = "root"
-# The keys of a profile we write, in the order we write them.
-KEYS = ("region", "role_arn", "mfa_serial", "source_profile")
 ACCOUNT_ID = re.compile(r"\d{12}\Z")
 
 
@@ -125,7 +124,7 @@ def _check_own_accounts(inputs: Inputs, stages: Sequence[StageInput]) -> None:
 def render_profile(profile: Profile) -> str:
     values = {"region": profile.region, "role_arn": profile.role_arn, "mfa_serial": profile.mfa_serial,
               "source_profile": profile.source_profile}
-    lines = [f"[profile {profile.name}]"] + [f"{key}={values[key]}" for key in KEYS if values[key]]
+    lines = [f"[profile {profile.name}]"] + [f"{key}={values[key]}" for key in ROLE_PROFILE_KEYS if values[key]]
     return "\n".join(lines) + "\n"
 
 

@@ -5,11 +5,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from geodesic_stage.config.edit import SSO_PROFILE_KEYS, SSO_SESSION_KEYS
 from geodesic_stage.model import SsoSession
 
-# The keys we write, in the order we write them (`key=value`, as the other topologies).
-SESSION_KEYS = ("sso_start_url", "sso_region", "sso_registration_scopes")
-PROFILE_KEYS = ("sso_session", "sso_account_id", "sso_role_name", "region")
 DEFAULT_SCOPES = ("sso:account:access",)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -53,13 +51,13 @@ def stages(accounts: Iterable[Account], namespace: str, role: str, permission_se
 def render_session(session: SsoSession) -> str:
     values = {"sso_start_url": session.start_url, "sso_region": session.region,
               "sso_registration_scopes": ",".join(session.scopes)}
-    return "\n".join([f"[sso-session {session.name}]"] + [f"{k}={values[k]}" for k in SESSION_KEYS if values[k]]) + "\n"
+    return "\n".join([f"[sso-session {session.name}]"] + [f"{k}={values[k]}" for k in SSO_SESSION_KEYS if values[k]]) + "\n"
 
 
 def render_profile(stage: SsoStage, session_name: str, permission_set: str, region: Optional[str]) -> str:
     values = {"sso_session": session_name, "sso_account_id": stage.account_id, "sso_role_name": permission_set,
               "region": region}
-    return "\n".join([f"[profile {stage.profile}]"] + [f"{k}={values[k]}" for k in PROFILE_KEYS if values[k]]) + "\n"
+    return "\n".join([f"[profile {stage.profile}]"] + [f"{k}={values[k]}" for k in SSO_PROFILE_KEYS if values[k]]) + "\n"
 
 
 def blocks(session: SsoSession, stages_: Iterable[SsoStage], permission_set: str, region: Optional[str]) -> Dict[str, str]:
