@@ -108,6 +108,7 @@ FAST_OURS = {
     "geodesic_stage.commands.status", "geodesic_stage.commands.list", "geodesic_stage.context",
     "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors", "geodesic_stage.log",
     "geodesic_stage.clock", "geodesic_stage.lifetimes", "geodesic_stage.cachekeys", "geodesic_stage.render",
+    "geodesic_stage.options",
     "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
     "geodesic_stage.config.limits", "geodesic_stage.config.sso",

@@ -18,11 +18,6 @@ FEDERATION_URL = "https://signin.aws.amazon.com/federation"
 CONSOLE_URL = "https://console.aws.amazon.com/"
 
 
-def add_arguments(parser):
-    parser.add_argument("stage", nargs="?", help="default: the stage this shell holds")
-    parser.add_argument("--open", action="store_true", help="open the URL with $BROWSER instead of printing it")
-
-
 def run(args, context):
     if args.stage:
         stage = context.stage(args.stage)

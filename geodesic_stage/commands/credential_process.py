@@ -8,11 +8,6 @@ from geodesic_stage.auth import mfa
 HELP = "print credential_process JSON for STAGE from the cached MFA session; never asks for a code"
 EXAMPLE = """geodesic-stage credential-process testing
   in ~/.aws/config:  credential_process = geodesic-stage credential-process testing"""
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("stage")
 
 
 def run(args, context):

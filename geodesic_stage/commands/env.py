@@ -10,12 +10,6 @@ HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv); they 
 EXAMPLE = "geodesic-stage env testing --format dotenv > .env"
 
 
-def add_arguments(parser):
-    parser.add_argument("stage")
-    parser.add_argument("--format", choices=render.FORMATS, default="sh")
-    parser.add_argument("--show", action="store_true", help="print the keys even when stdout is a terminal")
-
-
 def run(args, context):
     if sys.stdout.isatty() and not args.show:
         raise ConfigError(

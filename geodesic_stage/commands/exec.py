@@ -11,11 +11,6 @@ EXAMPLE = "geodesic-stage exec testing -- aws sts get-caller-identity"
 PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
-def add_arguments(parser):
-    parser.add_argument("stage")
-    parser.add_argument("argv", nargs="+", metavar="-- COMMAND", help="the command and its arguments")
-
-
 def run(args, context):
     argv = args.argv[1:] if args.argv[0] == "--" else args.argv
     if not argv:

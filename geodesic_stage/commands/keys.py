@@ -5,24 +5,6 @@ from geodesic_stage.errors import ConfigError
 
 HELP = "keep long-lived access keys in the encrypted store (~/.aws/geodesic-stage/keys.age) and rotate them"
 EXAMPLE = "geodesic-stage keys import cpco      (then: geodesic-stage keys rotate cpco)"
-STAGE_OPTIONS = False
-
-
-def add_arguments(parser):
-    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="store a profile's keys, typed on the terminal (never on the command line)")
-    add.add_argument("profile")
-    imp = sub.add_parser("import", help="move a profile's keys from ~/.aws/credentials into the store (checked with STS first)")
-    imp.add_argument("profile")
-    sub.add_parser("list", help="profiles, key ids and the age of each key (no passphrase needed)")
-    remove = sub.add_parser("remove", help="drop a profile's keys from the store (IAM keeps them)")
-    remove.add_argument("profile")
-    sub.add_parser("passwd", help="change the store's passphrase (typed twice)")
-    rotate = sub.add_parser("rotate", help="new key in IAM, checked, then the old one deactivated and deleted")
-    rotate.add_argument("profile")
-    rotate.add_argument("--delete-inactive", action="store_true", help="delete the user's other key first if it is inactive")
-    rotate.add_argument("--keep-inactive", action="store_true", help="deactivate the old key but do not delete it")
-    rotate.add_argument("--mfa-token", metavar="CODE", help="the MFA code, for use without a terminal")
 
 
 def run(args, context):

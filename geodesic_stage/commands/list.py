@@ -9,12 +9,7 @@ from geodesic_stage.errors import StageError
 
 HELP = "list every stage: profile, account, role, region and cached minutes left"
 EXAMPLE = "stage list --json"
-NEEDS_MFA = False
 COLUMNS = ("stage", "profile", "account", "role", "region", "left")
-
-
-def add_arguments(parser):
-    parser.add_argument("--json", action="store_true", help="one JSON array for scripts")
 
 
 def _row(context, stage_name: str, now) -> dict:

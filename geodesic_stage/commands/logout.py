@@ -5,11 +5,6 @@ from geodesic_stage.errors import StageError
 
 HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
 EXAMPLE = "stage logout --forget"
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("--forget", action="store_true", help="delete cached MFA and role sessions too")
 
 
 def run(args, context):

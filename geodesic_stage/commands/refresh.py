@@ -10,14 +10,6 @@ from geodesic_stage.errors import AwsError, ConfigError
 
 HELP = "renew the current stage's credentials from the cached MFA session; never asks for a code"
 EXAMPLE = "stage refresh"
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument(
-        "--bounded", action="store_true",
-        help=f"give up after {PROMPT_RENEW_TIMEOUT} s in all (the prompt hook's renewal; stage use waits longer)",
-    )
 
 
 class _OutOfTime(BaseException):

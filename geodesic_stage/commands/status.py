@@ -7,11 +7,6 @@ from geodesic_stage.errors import StageError
 
 HELP = "show the stage this shell holds: profile, account, role, minutes left (no network unless --verify)"
 EXAMPLE = "stage status --verify"
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("--verify", action="store_true", help="ask STS who these credentials are")
 
 
 def _left(variable: str, now) -> str:

@@ -2,63 +2,36 @@
 
 There is no browser in a container: the verification URL (with the code in it) and the
 code go to the terminal, never to stdout (which the shell evals); $BROWSER opens the URL
-only when it is set. Two shells signing in at once: one signs in, the other waits on a
-lock and uses its token. Ctrl-C stops waiting with nothing changed.
+only when it is set. (sso.access makes sure that of two shells only one signs in.)
 """
 
 import os
 import shlex
 import time
-from contextlib import ExitStack
 from datetime import timedelta
 
 from geodesic_stage import cachekeys, clock, log
 from geodesic_stage.aws import sso_api
 from geodesic_stage.config.sso import describe
-from geodesic_stage.errors import Interrupted, MfaUnavailable
-from geodesic_stage.lifetimes import (
-    CACHE_RENEW_SECONDS, DEVICE_POLL_SECONDS, DEVICE_SLOW_DOWN_SECONDS, REGISTRATION_MARGIN_SECONDS, SIGN_IN_LOCK_SECONDS,
-)
+from geodesic_stage.errors import Interrupted
+from geodesic_stage.lifetimes import DEVICE_POLL_SECONDS, DEVICE_SLOW_DOWN_SECONDS, REGISTRATION_MARGIN_SECONDS
 from geodesic_stage.model import SsoSession
 from geodesic_stage.sso import token as tokens
-from geodesic_stage.store import cli_cache, files, lock
+from geodesic_stage.store import cli_cache
 
 
-def sign_in(session: SsoSession) -> tokens.Token:
-    """A new token for the session, asked of the person at the terminal; saved for every shell."""
-    try:
-        terminal = open("/dev/tty", "w")
-    except OSError:
-        raise MfaUnavailable(f"signing in to Identity Center ({describe(session)}) needs a terminal; run 'stage use' in one")
-    with terminal, ExitStack() as held:
-        try:
-            files.private_directory(cli_cache.session_cache_dir())
-            held.enter_context(lock.exclusive(
-                tokens.lock_path(session), SIGN_IN_LOCK_SECONDS, lambda: _say(terminal, "another shell is signing in to Identity Center; waiting for it..."),
-                timeout_message="another shell has been signing in to Identity Center for too long; finish there, or press Ctrl-C and try again",
-            ))
-        except OSError as e:
-            log.debug(f"no sign-in lock ({e.strerror})")
-        except KeyboardInterrupt:
-            raise Interrupted("stopped waiting for the other shell's sign-in; nothing changed")
-        # The shell that held the lock may have just signed in.
-        token = tokens.load(session)
-        if token and token.expires_at - clock.now() > timedelta(seconds=CACHE_RENEW_SECONDS):
-            log.debug("signed in by another shell while waiting")
-            return token
-        try:
-            token = _device_grant(session, terminal)
-        except KeyboardInterrupt:
-            _say(terminal, "")
-            raise Interrupted("sign-in cancelled; nothing changed")
-        # Saved before the lock is let go: a shell waiting on it reads this token, not none.
-        tokens.keep(session, token)
-    return token
-
-
-def _say(terminal, text: str) -> None:
+def say(terminal, text: str) -> None:
     terminal.write(text + "\n")
     terminal.flush()
+
+
+def device_grant(session: SsoSession, terminal) -> tokens.Token:
+    """A new token, approved by the person at `terminal` (an open /dev/tty); Ctrl-C stops waiting."""
+    try:
+        return _device_grant(session, terminal)
+    except KeyboardInterrupt:
+        say(terminal, "")
+        raise Interrupted("sign-in cancelled; nothing changed")
 
 
 def _device_grant(session: SsoSession, terminal) -> tokens.Token:
@@ -66,7 +39,7 @@ def _device_grant(session: SsoSession, terminal) -> tokens.Token:
     device = sso_api.start_device_authorization(session.region, client["clientId"], client["clientSecret"], session.start_url)
     url = device.get("verificationUriComplete") or device.get("verificationUri")
     code = device.get("userCode", "")
-    _say(terminal, f"Sign in to AWS Identity Center ({describe(session)}): open\n    {url}\nand confirm the code {code}. Waiting... (Ctrl-C to stop)")
+    say(terminal, f"Sign in to AWS Identity Center ({describe(session)}): open\n    {url}\nand confirm the code {code}. Waiting... (Ctrl-C to stop)")
     _open_browser(url)
     interval = int(device.get("interval") or DEVICE_POLL_SECONDS)
     while True:
@@ -78,7 +51,7 @@ def _device_grant(session: SsoSession, terminal) -> tokens.Token:
             if pending.slow_down:
                 interval += DEVICE_SLOW_DOWN_SECONDS
                 log.debug(f"slow_down: polling every {interval} s")
-    _say(terminal, "Signed in.")
+    say(terminal, "Signed in.")
     return tokens.Token(
         access_token=response["accessToken"],
         expires_at=clock.now() + timedelta(seconds=int(response.get("expiresIn") or 0)),
