@@ -85,7 +85,7 @@ def _why_missed(entry: dict | None, at, window: float) -> str:
     creds = cli_cache.credentials_from_entry(entry)
     if creds is None:
         return "the entry holds no usable credentials"
-    return f"{int(creds.seconds_left(at))} s left, under the {int(window)} s window or beyond any session"
+    return f"{int(creds.seconds_left(at))} s left, under the {int(window)} s renewal margin or beyond any session"
 
 
 def role(link) -> Entry:

@@ -88,6 +88,7 @@ def _first_credentials(stage: Stage, settings: Settings, serial: str | None, mfa
     if serial:
         found = mfa_session.cached_session(links)
         if found:
+            log.debug(f"MFA session for {serial} from cache")
             return found, True
     source = sources.obtain(links.source, profile.region or "us-east-1")
     if serial and not source.temporary:
