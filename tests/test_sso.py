@@ -181,7 +181,8 @@ def test_the_code_goes_to_the_terminal_never_to_stdout_and_browser_opens_only_wh
     out = tmp_path / "stdout"
     child = pexpect.spawn(
         "bash", ["-c", f"{BIN / 'geodesic-stage'} use testing > {out}"],
-        env=dict(sso_env, BROWSER=str(browser)), encoding="utf-8", timeout=30,
+        # $BROWSER is a list tried in order; the first command cannot start.
+        env=dict(sso_env, BROWSER=f"/nonexistent/bin/open:{browser} %s"), encoding="utf-8", timeout=30,
     )
     code = sign_in_code(child)
     sso.approve(code)
