@@ -161,6 +161,8 @@ def main(argv=None) -> int:
                 args = parser.parse_args([*words, "status"])
         if getattr(args, "debug", False):
             log.enable_debug()
+        else:
+            log.hide_warnings()
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0
