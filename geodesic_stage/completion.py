@@ -28,9 +28,10 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     )),
     "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
     "keys": (False, ()),
+    "help": (False, ()),
 }
-# Commands whose first word is an action of their own.
-ACTIONS = {"keys": ("add", "import", "list", "remove", "passwd", "rotate")}
+# Commands whose first word is an action of their own (help's is the command it explains).
+ACTIONS = {"keys": ("add", "import", "list", "remove", "passwd", "rotate"), "help": tuple(c for c in COMMANDS if c != "help")}
 GLOBAL_OPTIONS = ("--help", "--version", "--debug")
 # Options followed by a value (the value is not a stage argument).
 TAKES_VALUE = {

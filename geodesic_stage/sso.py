@@ -305,7 +305,8 @@ def _refresh_once(session: SsoSession) -> Token | None:
         try:
             cache.private_directory(cache.session_cache_dir())
             held.enter_context(lock.exclusive(
-                lock_path(session)[: -len(".lock")] + ".refresh.lock", REFRESH_LOCK_SECONDS, lambda: None,
+                lock_path(session)[: -len(".lock")] + ".refresh.lock", REFRESH_LOCK_SECONDS,
+                lambda: log.debug("another shell is renewing the Identity Center token; waiting for it"),
                 timeout_message=f"another shell has been renewing the Identity Center token for {REFRESH_LOCK_SECONDS} s; try again",
             ))
         except OSError as e:

@@ -7,12 +7,11 @@ lock and uses its token. Ctrl-C stops waiting with nothing changed.
 """
 
 import os
-import shlex
 import time
 from contextlib import ExitStack
 from datetime import timedelta
 
-from geodesic_stage import cache, clock, lock, log, sso, sso_client
+from geodesic_stage import browser, cache, clock, lock, log, sso, sso_client
 from geodesic_stage.errors import Interrupted, MfaUnavailable
 from geodesic_stage.model import SsoSession
 
@@ -125,13 +124,8 @@ def _from_epoch(seconds):
 
 
 def _open_browser(url: str) -> None:
-    browser = os.environ.get("BROWSER")
-    if not browser:
+    if not os.environ.get("BROWSER"):
         return
-    import subprocess
-
-    try:
-        subprocess.Popen([*shlex.split(browser), url], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    except (OSError, ValueError) as e:
-        log.say(f"could not start $BROWSER ({getattr(e, 'strerror', None) or e}); open the URL yourself")
+    why = browser.open_url(url)
+    if why:
+        log.say(f"{why}; open the URL yourself")

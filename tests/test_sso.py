@@ -181,7 +181,8 @@ def test_the_code_goes_to_the_terminal_never_to_stdout_and_browser_opens_only_wh
     out = tmp_path / "stdout"
     child = pexpect.spawn(
         "bash", ["-c", f"{BIN / 'geodesic-stage'} use testing > {out}"],
-        env=dict(sso_env, BROWSER=str(browser)), encoding="utf-8", timeout=30,
+        # $BROWSER is a list tried in order; the first command cannot start.
+        env=dict(sso_env, BROWSER=f"/nonexistent/bin/open:{browser} %s"), encoding="utf-8", timeout=30,
     )
     code = sign_in_code(child)
     sso.approve(code)
@@ -450,14 +451,37 @@ def test_console_and_refresh_serve_an_sso_stage(sso_env, sso_home, sso):
     assert json.loads(seen[0]["Session"][0])["sessionId"] == in_stage["AWS_ACCESS_KEY_ID"]
 
 
-def test_shells_refreshing_the_same_expired_token_at_once_all_get_credentials(sso_env, sso_home, sso):
+def test_a_shell_renewing_while_another_holds_the_refresh_uses_the_token_it_saved(sso_env, sso_home, sso):
+    """Two shells renew the same expired token, in this order: the first's refresh is held at the fake
+    until the second waits for it on the lock; then the second uses the token the first saved. A refresh
+    token is good once: the fake refuses and counts a spent one."""
     import subprocess
 
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, expires_in=-60))
-    runs = [subprocess.Popen([str(BIN / "geodesic-stage"), "use", stage, "--no-prompt"], env=sso_env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True) for stage in ("testing", "prod", "legacy", "testing", "prod")]
-    results = [(p.wait(60), p.stderr.read()) for p in runs]
-    # legacy is a sign-in of its own, with no token: exit 3; every other one succeeds.
-    assert [code for code, _ in results] == [0, 0, 3, 0, 0], results
-    assert sso.count("CreateToken") == 1, "one refresh, the others use what it saved"
+    sso.hold_refreshes()
+
+    def use(stage, *debug):
+        return subprocess.Popen([str(BIN / "geodesic-stage"), *debug, "use", stage, "--no-prompt"], env=sso_env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    first = use("testing")
+    deadline = time.monotonic() + 30
+    while sso.held_refreshes == 0 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sso.held_refreshes == 1, "the first shell's refresh reached the fake"
+    second = use("prod", "--debug")
+    said = []
+    for line in second.stderr:  # ends when it waits on the first shell's lock (or exits)
+        said.append(line)
+        if "another shell is renewing the Identity Center token; waiting for it" in line:
+            break
+    sso.release_refreshes()
+    results = [(p.wait(60), p.stdout.read(), p.stderr.read()) for p in (first, second)]
+    said.append(results[1][2])
+
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert [exported(out)["STAGE"] for _, out, _ in results] == ["testing", "prod"]
+    assert "waiting for it" in said[-2] and "token renewed by another shell" in "".join(said), said
+    assert sso.reused_refresh_tokens == 0, "a spent refresh token was presented again"
+    assert sso.count("CreateToken") == 1, "one refresh; the second shell used what the first saved"

@@ -2,6 +2,8 @@
 clients before any test of ours relies on it."""
 
 import json
+import threading
+import time
 
 import boto3
 import pytest
@@ -75,9 +77,30 @@ def test_botocore_device_grant_pending_slow_down_approved_and_expired(oidc, sso)
     refreshed = oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
                                   clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
     assert refreshed["accessToken"] != token["accessToken"]
+    assert sso.reused_refresh_tokens == 0
     with pytest.raises(oidc.exceptions.InvalidGrantException):  # a refresh token is good once
         oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
                           clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
+    assert sso.reused_refresh_tokens == 1
+    with pytest.raises(oidc.exceptions.InvalidGrantException):  # one never issued is refused, not counted as reused
+        oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
+                          clientSecret=client["clientSecret"], refreshToken="aor-never-issued")
+    assert sso.reused_refresh_tokens == 1
+
+    # A held refresh waits for its release; the grant then goes on as before.
+    sso.hold_refreshes()
+    held = {}
+    waiting = threading.Thread(target=lambda: held.update(oidc.create_token(
+        grantType="refresh_token", clientId=client["clientId"], clientSecret=client["clientSecret"],
+        refreshToken=refreshed["refreshToken"])))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while sso.held_refreshes == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sso.held_refreshes == 1 and held == {}
+    sso.release_refreshes()
+    waiting.join(10)
+    assert held["accessToken"] and sso.held_refreshes == 0
 
     late = oidc.start_device_authorization(clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL)
     sso.expire_devices()
