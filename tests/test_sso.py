@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pexpect
 import pytest
@@ -22,7 +21,6 @@ from ptyshell import Shell, plain
 from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
 from ssofake import role_name_in_account
 
-HERE = Path(__file__).resolve().parent
 SIGN_IN = re.compile(r"confirm the code ([A-Z0-9]{4}-[A-Z0-9]{4})")
 
 
@@ -35,14 +33,6 @@ def caller(env: dict, variables: dict) -> dict:
     done = run_aws(dict(env, **variables), "sts", "get-caller-identity", "--output", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def with_cli_v2_cache(env: dict, home: Path) -> dict:
-    """The AWS CLI caching SSO role credentials in ~/.aws/cli/cache as v2 does (tests/awscli_v2_sso_cache.py)."""
-    config = home / ".aws" / "config"
-    if "[plugins]" not in config.read_text():
-        config.write_text(config.read_text() + "\n[plugins]\nv2_sso_cache = awscli_v2_sso_cache\n")
-    return dict(env, PYTHONPATH=str(HERE))
 
 
 def test_a_token_from_aws_sso_login_serves_use_without_a_prompt_and_a_second_use_comes_from_the_cache(sso_env, sso_home, sso):
@@ -61,21 +51,22 @@ def test_a_token_from_aws_sso_login_serves_use_without_a_prompt_and_a_second_use
     assert sso.count("StartDeviceAuthorization") == 0
 
 
-def test_the_aws_cli_reuses_the_role_credentials_we_cached(sso_env, sso_home, sso):
+# The AWS CLI v1 keeps SSO role credentials in memory only; v2 caches them in ~/.aws/cli/cache.
+
+
+def test_the_aws_cli_v2_reuses_the_role_credentials_we_cached(sso_env, sso_home, sso, aws_v2):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
     ours = exported(run_cli(sso_env, "use", "prod", "--no-prompt").stdout)
-    cli_env = with_cli_v2_cache(sso_env, sso_home)
-    done = run_aws(cli_env, "--profile", "acme-prod-admin", "sts", "get-caller-identity", "--output", "json")
+    done = aws_v2.run(sso_env, "--profile", "acme-prod-admin", "sts", "get-caller-identity", "--output", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Account"] == "222222222222"
     assert sso.count("GetRoleCredentials") == 1, "the AWS CLI found our entry under its own key"
-    assert caller(cli_env, ours)["Arn"] == json.loads(done.stdout)["Arn"]
+    assert caller(sso_env, ours)["Arn"] == json.loads(done.stdout)["Arn"]
 
 
-def test_use_reuses_the_role_credentials_the_aws_cli_cached(sso_env, sso_home, sso):
+def test_use_reuses_the_role_credentials_the_aws_cli_v2_cached(sso_env, sso_home, sso, aws_v2):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
-    cli_env = with_cli_v2_cache(sso_env, sso_home)
-    done = run_aws(cli_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
+    done = aws_v2.run(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
     assert done.returncode == 0, done.stderr
     sso.revoke_all()  # a call to the portal now would fail: only the cache can answer
     ours = run_cli(sso_env, "use", "testing", "--no-prompt")
