@@ -58,6 +58,7 @@ def test_aws_sso_login_signs_in_at_the_fake_and_its_token_serves_the_aws_cli(sso
     assert [sso.count(o) for o in ("RegisterClient", "StartDeviceAuthorization")] == [1, 1]
     token = json.loads(token_path(sso_home).read_text())
     assert token["startUrl"] == START_URL and token["region"] == SSO_REGION and token["refreshToken"]
+    assert set(token) == set(sso.cli_token(START_URL, SSO_REGION)), "the tests' stand-in token has v2's fields"
     registrations = [p for p in token_path(sso_home).parent.glob("*.json") if p != token_path(sso_home)]
     assert [set(json.loads(p.read_text())) for p in registrations] == [{"clientId", "clientSecret", "expiresAt", "scopes"}]
     assert identity(aws_v2, sso_env, "acme-testing-admin")["Account"] == "333333333333"
