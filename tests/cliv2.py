@@ -47,10 +47,7 @@ def environ(env: dict, directory: Path, endpoints: dict = None) -> dict:
     rule sets written in `directory`."""
     if endpoints is None:
         endpoints = {service: env[name] for service, name in VARIABLES.items() if env.get(name)}
-    return dict(
-        env, AWS_DATA_PATH=str(write_endpoint_rules(directory, endpoints)),
-        HTTPS_PROXY=NOWHERE,
-    )
+    return dict(env, AWS_DATA_PATH=str(write_endpoint_rules(directory, endpoints)), HTTPS_PROXY=NOWHERE)
 
 
 def require() -> Path:
