@@ -86,7 +86,8 @@ def build_parser(only: str | None = None):
     parser = _Parser(
         prog="geodesic-stage",
         description="Assume a stage's AWS role with MFA in the current shell (the `stage` function wraps this).",
-        epilog="example: stage use testing",
+        epilog="example: stage use testing\n`stage help COMMAND` shows a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"geodesic-stage {__version__}")
     parser.add_argument("--debug", action="store_true", help="show each decision on stderr (secrets redacted)")
@@ -141,6 +142,16 @@ def _command_of(argv) -> str | None:
     return None
 
 
+def _help_as_option(words):
+    """`help [COMMAND]` means `[COMMAND] --help`, as in git and pip."""
+    debug = 0
+    while words[debug:debug + 1] == ["--debug"]:
+        debug += 1
+    if words[debug:debug + 1] != ["help"]:
+        return words
+    return [*words[:debug], *words[debug + 1:], "--help"]
+
+
 def main(argv=None) -> int:
     words = sys.argv[1:] if argv is None else argv
     from geodesic_stage.auth import passphrase
@@ -151,6 +162,7 @@ def main(argv=None) -> int:
         from geodesic_stage import completion
 
         return completion.main(words[1:])
+    words = _help_as_option(words)
     try:
         args = _quick_args(words)
         if args is None:
@@ -161,6 +173,8 @@ def main(argv=None) -> int:
                 args = parser.parse_args([*words, "status"])
         if getattr(args, "debug", False):
             log.enable_debug()
+        else:
+            log.hide_warnings()
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

@@ -16,8 +16,11 @@ from geodesic_stage.options import GLOBAL_OPTIONS
 COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     name: (command.takes_stage, tuple(o.name for o in command.options)) for name, command in _TABLE.items()
 }
+# `help COMMAND` is read as `COMMAND --help` (cli.py): its one word is the command it explains.
+COMMANDS["help"] = (False, ())
 # Commands whose first word is an action of their own.
 ACTIONS = {name: tuple(command.actions) for name, command in _TABLE.items() if command.actions}
+ACTIONS["help"] = tuple(_TABLE)
 # Options followed by a value (the value is not a stage argument).
 TAKES_VALUE = {o.name for command in _TABLE.values() for o in command.options if o.value is not None}
 

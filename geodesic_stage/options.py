@@ -13,10 +13,12 @@ from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT
 class Option:
     """One option: a switch when `value` is None, else the type its value is read as."""
 
-    __slots__ = ("name", "help", "value", "metavar", "choices", "repeat", "group", "default")
+    __slots__ = ("name", "help", "value", "metavar", "choices", "repeat", "group", "default", "kept")
 
-    def __init__(self, name, help, value=None, metavar=None, choices=None, repeat=False, group=None, default=None):
+    def __init__(self, name, help, value=None, metavar=None, choices=None, repeat=False, group=None, default=None, kept=False):
         self.name, self.help, self.value, self.metavar, self.default = name, help, value, metavar, default
+        # Recorded by `stage use` so that a renewal chooses as the use did (context.used_with): no secret, nothing of one call.
+        self.kept = kept
         # A function giving the values it takes (imported only when asked), and whether it may be given again.
         self.choices, self.repeat = choices, repeat
         # The help section it is listed under; a name starting with "!" makes its options exclusive of each other.
@@ -67,16 +69,16 @@ def _init_topologies():
 
 _STAGE = "stage options"
 STAGE_OPTIONS = (
-    Option("--profile", "use this AWS profile instead of resolving the stage", str, group=_STAGE),
-    Option("--role", "role part of the profile name (default: admin)", str, group=_STAGE),
-    Option("--namespace", "namespace part of the profile name (default: $NAMESPACE)", str, group=_STAGE),
-    Option("--region", "override the profile's region", str, group=_STAGE),
+    Option("--profile", "use this AWS profile instead of resolving the stage", str, group=_STAGE, kept=True),
+    Option("--role", "role part of the profile name (default: admin)", str, group=_STAGE, kept=True),
+    Option("--namespace", "namespace part of the profile name (default: $NAMESPACE)", str, group=_STAGE, kept=True),
+    Option("--region", "override the profile's region", str, group=_STAGE, kept=True),
 )
 MFA_OPTIONS = (
-    Option("--duration", "role session length", int, "SECONDS", group=_STAGE),
+    Option("--duration", "role session length", int, "SECONDS", group=_STAGE, kept=True),
     Option("--mfa-token", "the MFA code, for use without a terminal", str, "CODE", group=_STAGE),
-    Option("--direct", "AssumeRole with the MFA code (mfa_mode = direct)", group=_STAGE),
-    Option("--session-duration", "MFA session length (default 43200)", int, "SECONDS", group=_STAGE),
+    Option("--direct", "AssumeRole with the MFA code (mfa_mode = direct)", group=_STAGE, kept=True),
+    Option("--session-duration", "MFA session length (default 43200)", int, "SECONDS", group=_STAGE, kept=True),
 )
 _STAGE_ARGUMENT = Positional("stage")
 _PROFILE = Positional("profile")

@@ -31,7 +31,10 @@ VARIABLES = (
     "AWS_PROFILE",
     "ASSUME_ROLE",
     "STAGE",
+    "GEODESIC_STAGE_USED_WITH",
 )
+# The options the stage was used with, which a renewal keeps (context.used_with); set only when there are some.
+USED_WITH = "GEODESIC_STAGE_USED_WITH"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
@@ -98,10 +101,11 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
-def render_exports(session: StageCredentials) -> str:
+def render_exports(session: StageCredentials, used_with: str = "") -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
     know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
-    A region-less profile leaves the region alone: the function restores the user's first."""
+    A region-less profile leaves the region alone: the function restores the user's first.
+    `used_with` records the options the use was given (context.used_with), for renewals."""
     handed = {
         "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
         "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
@@ -110,7 +114,10 @@ def render_exports(session: StageCredentials) -> str:
         "__geodesic_stage_margin": str(CALL_MARGIN_SECONDS),
     }
     header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
-    return header + "\n" + render(environment(session))
+    env = environment(session)
+    if used_with:
+        env[USED_WITH] = used_with
+    return header + "\n" + render(env)
 
 
 def render_unset(names: Iterable[str] = VARIABLES) -> str:

@@ -184,6 +184,20 @@ def test_credential_process_prints_the_cached_session_for_sdks(env, sts, home):
     assert sts.calls == []
 
 
+@pytest.mark.parametrize("topology", ["single"])
+def test_the_aws_cli_with_our_credential_process_answers_as_the_stage_and_buys_from_the_mfa_session(env, sts, home, aws_cli):
+    with (home / ".aws" / "config").open("a") as config:
+        config.write("\n[profile ci]\nregion = us-west-2\ncredential_process = geodesic-stage credential-process testing\n")
+    assert run_cli(env, "use", "testing", "--mfa-token", "123456").returncode == 0
+    for entry in role_cache_files(home):  # the role session is bought again from the MFA session, no code
+        entry.unlink()
+    sts.reset()
+    done = aws_cli.run(env, "--profile", "ci", "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"arn:aws:sts::323330167063:assumed-role/cpco-root-admin/.+", json.loads(done.stdout)["Arn"])
+    assert [action for action, _ in sts.calls] == ["AssumeRole", "GetCallerIdentity"]
+
+
 def test_credential_process_without_an_mfa_session_fails_clearly(env, sts):
     done = run_cli(env, "credential-process", "testing")
     assert done.returncode == 3

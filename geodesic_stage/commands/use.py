@@ -1,8 +1,9 @@
 import sys
 
-from geodesic_stage.creds.obtain import obtain
-from geodesic_stage.auth import mfa
 from geodesic_stage import render
+from geodesic_stage.auth import mfa
+from geodesic_stage.context import used_with
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.errors import ConfigError, MfaUnavailable
 
 HELP = "assume STAGE's role (asking for an MFA code if needed) and print the export block"
@@ -23,5 +24,5 @@ def run(args, context):
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise
-    sys.stdout.write(render.render_exports(session))
+    sys.stdout.write(render.render_exports(session, used_with(args)))
     return 0

@@ -65,7 +65,8 @@ def _refresh_once(session: SsoSession) -> Token | None:
     """Refresh under a lock: a refresh token is good once, so shells renewing together take turns,
     and the later ones use what the first one saved."""
     message = f"another shell has been renewing the Identity Center token for {REFRESH_LOCK_SECONDS} s; try again"
-    with _held(session, "refresh", REFRESH_LOCK_SECONDS, lambda: None, message):
+    waiting = lambda: log.debug("another shell is renewing the Identity Center token; waiting for it")  # noqa: E731
+    with _held(session, "refresh", REFRESH_LOCK_SECONDS, waiting, message):
         found = _renewed_meanwhile(session)
         if found:
             return found

@@ -6,11 +6,11 @@ only when it is set. (sso.access makes sure that of two shells only one signs in
 """
 
 import os
-import shlex
 import time
 from datetime import timedelta
 
 from geodesic_stage import cachekeys, clock, log
+from geodesic_stage.auth import browser
 from geodesic_stage.aws import sso_api
 from geodesic_stage.config.sso import describe
 from geodesic_stage.errors import Interrupted
@@ -97,13 +97,8 @@ def _from_epoch(seconds):
 
 
 def _open_browser(url: str) -> None:
-    browser = os.environ.get("BROWSER")
-    if not browser:
+    if not os.environ.get("BROWSER"):
         return
-    import subprocess
-
-    try:
-        subprocess.Popen([*shlex.split(browser), url], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    except (OSError, ValueError) as e:
-        log.say(f"could not start $BROWSER ({getattr(e, 'strerror', None) or e}); open the URL yourself")
+    why = browser.open_url(url)
+    if why:
+        log.say(f"{why}; open the URL yourself")

@@ -151,7 +151,7 @@ __geodesic_stage_state_now() {
 		[[ -n ${__geodesic_stage_own_ps1-} ]] || unset ASSUME_ROLE
 		if [[ -z ${__geodesic_stage_hinted-} ]]; then
 			__geodesic_stage_hinted=1
-			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code or sign-in" >&2
+			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE${GEODESIC_STAGE_USED_WITH:+ $GEODESIC_STAGE_USED_WITH}' for a new MFA code or sign-in" >&2
 		fi
 	else
 		__geodesic_stage_state=active
@@ -234,7 +234,8 @@ complete -F __geodesic_stage_complete stage geodesic-stage
 # inherits unexpired credentials asks nothing; in their last quarter hour it
 # renews them from the MFA session first, because the AWS CLI (and geodesic's
 # `aws --profile` identity check in the new shell) counts them expired and
-# would ask for a code itself.
+# would ask for a code itself. Expired ones it renews too while the MFA
+# session lasts, keeping what the stage was used with.
 __geodesic_stage_login() {
 	local now session
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
@@ -247,6 +248,8 @@ __geodesic_stage_login() {
 			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + ${__geodesic_stage_margin:-60})) && { stage refresh --bounded || true; }
 			return 0
 		fi
+		# Expired, but what renews them lasts: renewed as the stage was used (its role, region...).
+		((session > now + ${__geodesic_stage_margin:-60})) && stage refresh --bounded 2>/dev/null && return 0
 	fi
 	if [[ $- == *i* && -t 0 && -t 2 ]]; then
 		stage use "$STAGE" || printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE' to try again" >&2
