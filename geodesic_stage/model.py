@@ -29,6 +29,26 @@ class SsoSession(Record):
     scopes: tuple[str, ...] = ()
 
 
+class SsoToken(Record):
+    """An Identity Center sign-in's token, as the AWS CLI v2 caches it (with its client registration, to refresh it)."""
+
+    _secret = ("access_token", "refresh_token", "client_secret")
+    access_token: str
+    expires_at: datetime
+    refresh_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    registration_expires_at: datetime | None = None
+
+    def refreshable(self, at: datetime) -> bool:
+        return bool(self.refresh_token and self.client_id and self.client_secret and self.registration_expires_at
+                    and self.registration_expires_at > at)
+
+    def lasts_until(self, at: datetime) -> datetime:
+        """How long renewals can go on without a person: the refresh's end, else the token's."""
+        return self.registration_expires_at if self.refreshable(at) else self.expires_at
+
+
 class SsoRole(Record):
     """A permission set in an account, reached with an Identity Center token (GetRoleCredentials)."""
 

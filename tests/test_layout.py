@@ -4,6 +4,7 @@ own, with an empty __init__.py; and a wheel holds every package, so `python -m g
 works from a real install, not only from this work tree."""
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,8 +104,11 @@ def test_every_init_is_empty_and_every_package_imports_on_its_own():
 
 
 def test_a_wheel_holds_every_package_and_runs_as_a_module(tmp_path):
+    # From a copy, as a user's checkout: an earlier build/ in the work tree would lend the wheel stale files.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "bench", "tests"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert built.returncode == 0, built.stderr

@@ -10,7 +10,8 @@ import os
 import re
 from collections.abc import Callable
 
-from geodesic_stage.errors import ConfigError, MfaUnavailable
+from geodesic_stage import log
+from geodesic_stage.errors import AwsError, ConfigError, MfaRejected, MfaUnavailable
 from geodesic_stage.lifetimes import MFA_PROCESS_SECONDS
 from geodesic_stage.model import Profile
 from geodesic_stage.record import Record
@@ -28,6 +29,21 @@ class MfaSource(Record):
     can_ask: bool = True
     # A person at a terminal: an Identity Center sign-in can be shown to them.
     terminal: bool = False
+
+    def with_code(self, serial: str, call: Callable[[str], object]):
+        """`call(code)` with codes from this source; one AWS rejects is asked for again, `attempts` times in all."""
+        notice = None
+        for attempt in range(1, self.attempts + 1):
+            code = self.code(serial, notice)
+            try:
+                return call(code)
+            except MfaRejected:
+                log.debug(f"MFA code rejected, attempt {attempt} of {self.attempts}")
+                notice = f"AWS rejected that code ({attempt} of {self.attempts}); enter the next code your device shows."
+        raise AwsError(
+            f"AWS rejected the MFA code for {serial} ({self.attempts} tries); "
+            "check that the device is the one in mfa_serial and that its clock is right"
+        )
 
 
 def valid_code(code: str) -> bool:

@@ -16,7 +16,7 @@ def run(args, context):
 
 
 def _forget(context) -> None:
-    from geodesic_stage.sso import access
+    from geodesic_stage.sso import token
     from geodesic_stage.store.cli_cache import session_cache
 
     forgotten, failed = 0, []
@@ -33,7 +33,7 @@ def _forget(context) -> None:
             failed.append(f"{store.path(key)} ({e.strerror})")
     for session in sign_ins:
         try:
-            forgotten += access.sign_out(session)
+            forgotten += token.sign_out(session)
         except OSError as e:
             failed.append(f"the Identity Center sign-in at {session.start_url} ({e.strerror})")
     if failed:

@@ -4,11 +4,9 @@ shell and every chain that starts from those keys and that device."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from geodesic_stage import log
 from geodesic_stage.creds import cached
-from geodesic_stage.errors import AwsError, MfaRejected
 from geodesic_stage.lifetimes import MFA_LOCK_SECONDS
 from geodesic_stage.model import Chain, Credentials, Profile, Settings
 
@@ -47,7 +45,7 @@ def buy(links: Chain, profile: Profile, settings: Settings, mfa, keys: Credentia
             log.debug("MFA session bought by another shell while waiting")
             return found
         log.debug(f"no MFA session cached for {links.source.profile} + {serial}: GetSessionToken with a code")
-        creds = with_code(mfa, serial, lambda code: sts.get_session_token(profile, keys, serial, code, settings.session_seconds))
+        creds = mfa.with_code(serial, lambda code: sts.get_session_token(profile, keys, serial, code, settings.session_seconds))
         from geodesic_stage.store.cli_cache import entry_from_credentials
 
         session.put(entry_from_credentials(creds))
@@ -56,19 +54,3 @@ def buy(links: Chain, profile: Profile, settings: Settings, mfa, keys: Credentia
 
 def _say_waiting() -> None:
     log.say("another shell is asking for the MFA code; waiting for it...")
-
-
-def with_code(mfa, serial: str, call: Callable[[str], object]):
-    """`call(code)` with codes from `mfa`; a code AWS rejects is asked for again, `mfa.attempts` times in all."""
-    notice = None
-    for attempt in range(1, mfa.attempts + 1):
-        code = mfa.code(serial, notice)
-        try:
-            return call(code)
-        except MfaRejected:
-            log.debug(f"MFA code rejected, attempt {attempt} of {mfa.attempts}")
-            notice = f"AWS rejected that code ({attempt} of {mfa.attempts}); enter the next code your device shows."
-    raise AwsError(
-        f"AWS rejected the MFA code for {serial} ({mfa.attempts} tries); "
-        "check that the device is the one in mfa_serial and that its clock is right"
-    )

@@ -21,18 +21,18 @@ def root_credentials(role: SsoRole, can_sign_in: bool, stage_name: str) -> Crede
 
 def _buy(role: SsoRole, can_sign_in: bool, stage_name: str):
     from geodesic_stage.aws import sso_api
-    from geodesic_stage.sso import access, token
+    from geodesic_stage.sso import token
     from geodesic_stage.store.cli_cache import entry_from_credentials
 
     advice = f"run 'stage use {stage_name}' in a terminal to sign in"
-    live = access.access_token(role.session, can_sign_in, advice)
+    live = token.access_token(role.session, can_sign_in, advice)
     try:
         creds = sso_api.role_credentials(role.session.region, live, role.account_id, role.role_name)
     except sso_api.TokenRejected:
         # Revoked or signed out elsewhere: the cached token is of no use to anyone.
         log.debug("the portal refused the cached token; it is dropped")
         token.forget(role.session)
-        live = access.access_token(role.session, can_sign_in, advice)
+        live = token.access_token(role.session, can_sign_in, advice)
         creds = sso_api.role_credentials(role.session.region, live, role.account_id, role.role_name)
     entry = {"ProviderType": "sso", **entry_from_credentials(creds)}
     entry["Credentials"]["AccountId"] = role.account_id

@@ -39,8 +39,8 @@ def walk(stage: Stage, settings: Settings, mfa) -> Credentials:
         lasting = f" for {duration} s" if duration else ""
         if link.mfa_serial and not (index == 0 and from_mfa_session):
             log.debug(f"AssumeRole {link.role_arn}{lasting} with an MFA code for {link.mfa_serial} (direct)")
-            creds, assumed = mfa_session.with_code(
-                mfa, link.mfa_serial, lambda code: sts.assume_role(profile, link, creds, code=code, duration=duration)
+            creds, assumed = mfa.with_code(
+                link.mfa_serial, lambda code: sts.assume_role(profile, link, creds, code=code, duration=duration)
             )
         else:
             signer = "the MFA session's keys" if index == 0 and from_mfa_session else (

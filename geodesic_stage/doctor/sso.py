@@ -48,10 +48,9 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
 def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
     """Each profile's account and permission set, against what the token can see."""
     from geodesic_stage.aws import sso_api
-    from geodesic_stage.sso import access
 
     try:
-        live = access.access_token(session, False, "sign in first")
+        live = token.access_token(session, False, "sign in first")
         accounts = {a["accountId"]: a.get("accountName", "") for a in sso_api.accounts(session.region, live)}
         findings = []
         for profile in profiles:

@@ -15,8 +15,7 @@ from geodesic_stage.aws import sso_api
 from geodesic_stage.config.sso import describe
 from geodesic_stage.errors import Interrupted
 from geodesic_stage.lifetimes import DEVICE_POLL_SECONDS, DEVICE_SLOW_DOWN_SECONDS, REGISTRATION_MARGIN_SECONDS
-from geodesic_stage.model import SsoSession
-from geodesic_stage.sso import token as tokens
+from geodesic_stage.model import SsoSession, SsoToken
 from geodesic_stage.store import cli_cache
 
 
@@ -25,7 +24,7 @@ def say(terminal, text: str) -> None:
     terminal.flush()
 
 
-def device_grant(session: SsoSession, terminal) -> tokens.Token:
+def device_grant(session: SsoSession, terminal) -> SsoToken:
     """A new token, approved by the person at `terminal` (an open /dev/tty); Ctrl-C stops waiting."""
     try:
         return _device_grant(session, terminal)
@@ -34,7 +33,7 @@ def device_grant(session: SsoSession, terminal) -> tokens.Token:
         raise Interrupted("sign-in cancelled; nothing changed")
 
 
-def _device_grant(session: SsoSession, terminal) -> tokens.Token:
+def _device_grant(session: SsoSession, terminal) -> SsoToken:
     client = _registration(session)
     device = sso_api.start_device_authorization(session.region, client["clientId"], client["clientSecret"], session.start_url)
     url = device.get("verificationUriComplete") or device.get("verificationUri")
@@ -52,7 +51,7 @@ def _device_grant(session: SsoSession, terminal) -> tokens.Token:
                 interval += DEVICE_SLOW_DOWN_SECONDS
                 log.debug(f"slow_down: polling every {interval} s")
     say(terminal, "Signed in.")
-    return tokens.Token(
+    return SsoToken(
         access_token=response["accessToken"],
         expires_at=clock.now() + timedelta(seconds=int(response.get("expiresIn") or 0)),
         refresh_token=response.get("refreshToken"),
