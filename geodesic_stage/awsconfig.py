@@ -23,11 +23,16 @@ Section = dict[str, str]
 
 
 def config_path() -> str:
-    return os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    return _expanded(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
 
 
 def credentials_path() -> str:
-    return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
+    return _expanded(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
+
+
+def _expanded(path: str) -> str:
+    """The path as botocore expands it: variables ($HOME, ${X}), then `~`."""
+    return os.path.expanduser(os.path.expandvars(path))
 
 
 # For speed: checking every line of a config of thousands of profiles costs more than the rest

@@ -61,11 +61,13 @@ class Report:
 
 def check_files(config_path: str, environ: Mapping[str, str]) -> List[Finding]:
     findings = []
-    for variable, kind in (("AWS_CONFIG_FILE", "config"), ("AWS_SHARED_CREDENTIALS_FILE", "credentials")):
+    for variable, kind, path in (
+        ("AWS_CONFIG_FILE", "config", config_path), ("AWS_SHARED_CREDENTIALS_FILE", "credentials", awsconfig.credentials_path()),
+    ):
         value = environ.get(variable)
-        if value and not os.path.isfile(os.path.expanduser(value)):
+        if value and not os.path.isfile(path):
             findings.append(error(
-                f"{variable}={value} does not exist",
+                f"{variable}={value}{'' if path == value else f' ({path})'} does not exist",
                 f"point {variable} at your AWS {kind} file, or unset it to use ~/.aws/{kind}",
             ))
     if not environ.get("AWS_CONFIG_FILE") and not os.path.isfile(config_path):

@@ -4,11 +4,12 @@ import subprocess
 
 import botocore.configloader
 import botocore.exceptions
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import BIN, clean_environ, needs_root
+from conftest import BIN, clean_environ, needs_root, run_aws, run_cli
 from geodesic_stage import awsconfig
 from geodesic_stage.errors import ConfigError, StageError
 from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
@@ -308,3 +309,44 @@ def test_profile_default_and_default_section_resolve_as_botocore_does(tmp_path):
         text = "".join(f"[{header}]\nregion = {header.replace(' ', '-')}\n" for header in order)
         path = write(tmp_path / "config", text)
         assert awsconfig.load_profiles(path) == botocore.configloader.load_config(path)["profiles"]
+
+
+# Files read as botocore reads them: the same paths, the same sections, the same files taken as none.
+
+
+@pytest.mark.parametrize("config, credentials", [
+    ("$HOME/acme-config", "${HOME}/keys/credentials"),
+    ("~/acme-config", "$ACME/credentials"),
+], ids=["variables", "tilde-and-a-variable"])
+def test_the_file_variables_are_expanded_as_botocore_expands_them(tmp_path, monkeypatch, config, credentials):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ACME", str(tmp_path / "keys"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", config)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", credentials)
+    write(tmp_path / "acme-config", "[profile acme-testing-admin]\nregion = eu-central-1\n")
+    (tmp_path / "keys").mkdir()
+    write(tmp_path / "keys" / "credentials", "[acme]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n")
+
+    assert awsconfig.config_path() == str(tmp_path / "acme-config")
+    assert awsconfig.credentials_path() == str(tmp_path / "keys" / "credentials")
+    theirs = botocore.session.Session().full_config["profiles"]
+    assert {**awsconfig.load_profiles(), **awsconfig.load_credentials()} == theirs
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_a_stage_in_files_named_with_home_is_used_by_us_and_the_aws_cli(env, home, topology, sts):
+    """AWS_CONFIG_FILE='$HOME/acme-config', as people write it in a Dockerfile's ENV or an .envrc."""
+    (home / ".aws" / "config").rename(home / "acme-config")
+    (home / "keys").mkdir()
+    (home / ".aws" / "credentials").rename(home / "keys" / "credentials")
+    env = dict(env, AWS_CONFIG_FILE="$HOME/acme-config", AWS_SHARED_CREDENTIALS_FILE="${HOME}/keys/credentials")
+
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    assert "export AWS_REGION=us-west-2" in used.stdout
+    assert run_aws(env, "--profile", "cpco-testing-admin", "configure", "get", "region").stdout == "us-west-2\n"
+    # The AWS CLI finds the role credentials we cached under the key of the same profile: no code asked.
+    theirs = run_aws(env, "--profile", "cpco-testing-admin", "sts", "get-caller-identity", "--output", "json")
+    assert theirs.returncode == 0, theirs.stderr
+    doctor = run_cli(env, "doctor", "--offline")
+    assert doctor.returncode == 0 and doctor.stdout.startswith("ok: 4 stages"), doctor.stdout
