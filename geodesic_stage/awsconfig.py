@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.textfile import read_text
+from geodesic_stage.textfile import Unreadable, read_text
 
 Section = dict[str, str]
 
@@ -45,7 +45,7 @@ def _parse(path: str) -> Sections:
     """Every section of the file by name, each a dict of its settings (the readers keep them, uncopied);
     ConfigError, naming the line, for a file botocore would refuse."""
     # Universal newlines, as botocore's open() reads the file.
-    text = read_text(path, "an AWS config file")
+    text = _text(path)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if len(text) < CHECKED_ONCE_FROM:
@@ -61,6 +61,31 @@ def _parse(path: str) -> Sections:
     if plain:
         cache.remember_checked(digest)
     return sections
+
+
+def _text(path: str) -> str:
+    """The file's text; "" where botocore reads no file: a path that is no regular file (a directory,
+    say: its ConfigNotFound) or one that cannot be opened (configparser skips it)."""
+    if not os.path.isfile(path):
+        return ""
+    try:
+        return read_text(path, "an AWS config file")
+    except Unreadable:
+        return ""
+
+
+def unread(path: str) -> str | None:
+    """Why botocore reads nothing from what is at `path` ("is a directory", "cannot be read
+    (Permission denied)"), for doctor; None for a readable file or for nothing there."""
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
 
 
 class Sections(Mapping):

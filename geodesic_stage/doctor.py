@@ -60,18 +60,27 @@ class Report:
 
 
 def check_files(config_path: str, environ: Mapping[str, str]) -> List[Finding]:
+    """The AWS files as botocore finds them. What it cannot read it takes as no file, and the
+    AWS CLI goes on without it: a warning (the stages doctor finds or misses say the rest)."""
     findings = []
     for variable, kind, path in (
         ("AWS_CONFIG_FILE", "config", config_path), ("AWS_SHARED_CREDENTIALS_FILE", "credentials", awsconfig.credentials_path()),
     ):
         value = environ.get(variable)
-        if value and not os.path.isfile(path):
+        unread = awsconfig.unread(path)
+        if unread:
+            findings.append(warning(
+                f"{path} {unread}: the AWS CLI and geodesic-stage take it as no {kind} file",
+                f"rmdir {path} and put your {kind} file there (Docker makes a directory where it mounts a file "
+                "that does not exist)" if os.path.isdir(path) else f"sudo chown {_me()} {path} && chmod 600 {path}",
+            ))
+        elif value and not os.path.isfile(path):
             findings.append(error(
                 f"{variable}={value}{'' if path == value else f' ({path})'} does not exist",
                 f"point {variable} at your AWS {kind} file, or unset it to use ~/.aws/{kind}",
             ))
-    if not environ.get("AWS_CONFIG_FILE") and not os.path.isfile(config_path):
-        findings.append(error(f"no AWS config at {config_path}", "write it with 'geodesic-stage init --topology ...'"))
+        elif kind == "config" and not os.path.isfile(path):
+            findings.append(error(f"no AWS config at {path}", "write it with 'geodesic-stage init --topology ...'"))
     return findings
 
 
@@ -408,7 +417,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     from geodesic_stage import sso_doctor
 
     report = Report(findings=check_files(context.config_path, environ))
-    if os.path.isfile(context.config_path):
+    if os.path.exists(context.config_path):
         try:
             report.stages, findings = find_stages(context, environ)
             report.findings += findings
