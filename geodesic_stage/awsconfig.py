@@ -259,11 +259,12 @@ def load_credentials(path: str = "") -> Sections:
 
 
 def load_sso_sessions(path: str = "") -> Sections:
-    """`[sso-session NAME]` sections of an AWS config file by name, as botocore reads them."""
+    """`[sso-session NAME]` (or `[sso-session "NAME"]`) sections of an AWS config file by name, as botocore reads them."""
     sections = _parse(path or config_path())
     names = {}
     for section in sections:
-        words = section.split()
-        if len(words) == 2 and words[0] == "sso-session":
-            names[words[1]] = section
+        if section.startswith("sso-session"):
+            words = _words(section)
+            if len(words) == 2:
+                names[words[1]] = section
     return sections.renamed(names)

@@ -407,3 +407,23 @@ def test_an_aws_file_botocore_cannot_read_is_no_file_for_us_as_for_the_aws_cli(t
     doctor = run_cli_without_root_powers(envs["ours"], "doctor", "--offline")
     assert f"warning: {homes['ours'] / '.aws' / unreadable.name} {why}: " in doctor.stdout, doctor.stdout
     assert doctor.returncode == 0 and doctor.stdout.endswith("\n0 error(s), 1 warning(s)\n"), doctor.stdout
+
+
+# Section names as people quote them: botocore splits them as a shell does (shlex), for profiles and sso-sessions alike.
+QUOTED_NAME = st.text(st.sampled_from("ab -_\"'\\"), min_size=1, max_size=10)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(st.tuples(st.sampled_from(["profile", "sso-session", "sso-sessions", "services"]), QUOTED_NAME),
+                        max_size=6, unique=True))
+def test_quoted_section_names_are_split_as_botocore_splits_them(tmp_path, headers):
+    path = write(tmp_path / "config", "".join(f"[{kind} {name}]\nregion = r{n}\n" for n, (kind, name) in enumerate(headers)))
+    theirs = botocore.configloader.load_config(path)
+    event(f"{len(theirs['sso_sessions'])} sso-session(s)")
+    assert dict(awsconfig.load_profiles(path)) == theirs["profiles"]
+    assert dict(awsconfig.load_sso_sessions(path)) == theirs["sso_sessions"]
+
+
+def test_an_sso_session_with_a_quoted_name_is_found(tmp_path):
+    path = write(tmp_path / "config", '[sso-session "acme corp"]\nsso_region = us-east-1\n[sso-session \'x y\']\nsso_region = eu-west-1\n')
+    assert dict(awsconfig.load_sso_sessions(path)) == {"acme corp": {"sso_region": "us-east-1"}, "x y": {"sso_region": "eu-west-1"}}
