@@ -15,8 +15,6 @@ from geodesic_stage.errors import AwsError, ConfigError, StageError
 from geodesic_stage.model import Credentials, Profile
 from geodesic_stage.record import replace
 
-ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+\Z")
-MFA_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:mfa/[\w+=,.@/-]+\Z")
 MAX_SKEW_SECONDS = 300
 
 
@@ -135,7 +133,7 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
     findings = []
     for profile in stages.values():
         where = f"profile {profile.name}"
-        if not ROLE_ARN.match(profile.role_arn):
+        if not re.match(chain.ROLE_ARN, profile.role_arn):
             findings.append(error(
                 f"{where}: role_arn {profile.role_arn!r} is not an IAM role ARN",
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
@@ -143,10 +141,10 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
         if not profile.mfa_serial:
             if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
                 findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
-        elif not MFA_ARN.match(profile.mfa_serial):
+        elif not re.match(chain.MFA_SERIAL, profile.mfa_serial):
             findings.append(error(
-                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device ARN",
-                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER",
+                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device",
+                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER (or a hardware token's serial number)",
             ))
         if not profile.source_profile and not config_profiles.get(profile.name, {}).get("credential_source"):
             findings.append(error(f"{where} has no source_profile", "add source_profile=NAME of your long-lived keys"))
@@ -225,7 +223,7 @@ def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, di
 
 
 def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
-    well_formed = {s: p for s, p in stages.items() if ROLE_ARN.match(p.role_arn)}
+    well_formed = {s: p for s, p in stages.items() if re.match(chain.ROLE_ARN, p.role_arn)}
     findings = _mfa_in_root(well_formed, root_account)
     if name == "single":
         return findings + _single(well_formed)
@@ -246,7 +244,8 @@ def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optio
 def _mfa_in_root(stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
     findings = []
     for profile in stages.values():
-        if root_account and profile.mfa_serial and MFA_ARN.match(profile.mfa_serial):
+        # A virtual device's ARN names its account; a hardware token's serial number does not.
+        if root_account and profile.mfa_serial and profile.mfa_serial.startswith("arn:") and profile.mfa_serial.count(":") >= 5:
             account = profile.mfa_serial.split(":")[4]
             if account != root_account:
                 device = profile.mfa_serial.split(":", 5)[5]

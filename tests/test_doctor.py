@@ -7,8 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from conftest import FakeClock, clean_environ, run_cli
+from conftest import BIN, FakeClock, clean_environ, run_cli
+from geodesic_stage import chain, doctor
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.model import Profile
 from test_init import GOLDEN, TOPOLOGIES
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -239,3 +244,42 @@ def test_sts_out_of_reach_is_an_error_that_offline_skips(user):
         "1 error(s), 0 warning(s)",
     ]
     assert run_cli(env, "doctor", "--offline").returncode == 0
+
+
+# What doctor calls an MFA device is what the chain's own check (and so `stage use`) takes.
+
+MFA = "arn:aws:iam::323330167063:mfa/admin@cloudposse.co"
+
+
+@given(st.text(st.sampled_from("GAHT0123456789arn:aws-iam/mfa@.+=, \u00e9"), max_size=40))
+@example("GAHT12345678")
+@example(MFA)
+@example("short")
+def test_doctor_takes_the_mfa_serials_the_chains_check_takes(serial):
+    profile = Profile(name="s", role_arn=ROOT_ROLE, source_profile="cpco", mfa_serial=serial, region="us-west-2")
+    doctor_refuses = any("mfa_serial" in f.message for f in doctor.check_profiles({"testing": profile}, {}))
+    links = chain.Chain(chain.Source("cpco", chain.STATIC), (chain.RoleLink("s", ROOT_ROLE, mfa_serial=serial),))
+    try:
+        chain.check(links)
+        chain_refuses = False
+    except ConfigError:
+        chain_refuses = True
+    assert doctor_refuses == chain_refuses
+
+
+def test_a_hardware_tokens_serial_number_is_an_mfa_device_for_doctor_use_and_the_aws_cli(user, sts):
+    """A hardware token (Gemalto's GAHT...) is named by its serial number, not an ARN; STS takes it."""
+    env = user(golden("organization").replace(f"mfa_serial={MFA}", "mfa_serial=GAHT12345678"))
+    assert "GAHT12345678" in user.config.read_text()
+
+    checked = run_cli(env, "doctor", "--offline")
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: 4 stages"), checked.stdout
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    assert [call["SerialNumber"] for call in sts.parameters("GetSessionToken")] == ["GAHT12345678"]
+    theirs = subprocess.run(
+        [str(BIN / "aws"), "--profile", "cpco-prod-admin", "sts", "get-caller-identity"], env=env, input="123456\n",
+        capture_output=True, text=True, timeout=60, start_new_session=True,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    assert [call["SerialNumber"] for call in sts.parameters("AssumeRole") if "TokenCode" in call] == ["GAHT12345678"]
