@@ -121,25 +121,32 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     return profiles, findings
 
 
-def _mfa_upstream(source: str, config_profiles: Mapping[str, dict], depth: int = 0) -> bool:
-    """Whether a role profile up the chain from `source` has mfa_serial (a chain's MFA can sit on any link)."""
-    section = config_profiles.get(source, {})
-    if "role_arn" not in section or depth > len(config_profiles):
-        return False
-    return "mfa_serial" in section or _mfa_upstream(section.get("source_profile", ""), config_profiles, depth + 1)
+def stage_chains(stages: Mapping[str, Profile], context) -> Tuple[Dict[str, chain.Chain], List[Finding]]:
+    """Each stage's chain as `stage use` walks it, to the profile it takes credentials from: the
+    walk is told the key store may hold any profile's keys, so it ends there whatever that profile
+    holds (check_sources says whether it holds them). A chain that cannot be walked is a finding."""
+    chains, findings = {}, []
+    for stage, profile in stages.items():
+        try:
+            chains[stage] = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path, lambda _: True)
+        except ConfigError as e:
+            findings.append(from_exception(e))
+    return chains, _unique(findings)
 
 
-def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
+def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], chains: Mapping[str, chain.Chain]) -> List[Finding]:
     findings = []
-    for profile in stages.values():
+    for stage, profile in stages.items():
         where = f"profile {profile.name}"
         if not re.match(chain.ROLE_ARN, profile.role_arn):
             findings.append(error(
                 f"{where}: role_arn {profile.role_arn!r} is not an IAM role ARN",
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
             ))
+        links = chains.get(stage)
         if not profile.mfa_serial:
-            if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
+            # A device guards an IAM user's long-term keys: a chain from a sign-in (Identity Center) needs none.
+            if links and links.source.may_be_long_term and not any(link.mfa_serial for link in links.roles):
                 findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
         elif not re.match(chain.MFA_SERIAL, profile.mfa_serial):
             findings.append(error(
@@ -153,46 +160,41 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
     return findings
 
 
-def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
-    """Each source profile exists and holds keys (in the key store or the credentials file); the keys
-    themselves are never printed. Advice that is no finding goes to `hints`."""
+def check_sources(chains: Mapping[str, chain.Chain], profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
+    """The profile each chain takes keys from (its root, as `stage use` finds it) holds them, in
+    the key store or the files; the keys themselves are never printed. A root that signs in or runs a
+    process is asked when used. Advice that is no finding goes to `hints`."""
     hints = [] if hints is None else hints
-    try:
-        credentials = awsconfig.load_credentials()
-    except ConfigError as e:
-        return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
     stored = keystore.read_index() or {}
-    for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
-        section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
-        plain = credentials.get(source, {}).get("aws_secret_access_key")
+    roots = {links.source.profile: links.source for links in chains.values() if links.source.kind == chain.STATIC}
+    for source, root in sorted(roots.items()):
         if source in stored:
-            if plain:
+            if root.file == "credentials":
                 findings.append(warning(
                     f"source profile {source!r} is in the key store and still in plain text in {path}",
                     f"delete aws_access_key_id and aws_secret_access_key under [{source}] in {path}",
                 ))
             continue
-        if plain and not section.get("aws_session_token"):
+        if root.file == "credentials" and not root.temporary:
             hints.append(
                 f"source profile {source!r} keeps its keys in plain text in {path}; "
                 f"'geodesic-stage keys import {source}' moves them into the encrypted key store"
             )
-        if not section and source not in config_profiles and source not in credentials:
+        if root.file != chain.KEY_STORE:
+            continue
+        # The files give this profile no credentials, and the key store does not list it.
+        if source not in profiles:
             findings.append(error(
                 f"source profile {source!r} is in neither {path} nor the AWS config",
                 f"add [{source}] with aws_access_key_id and aws_secret_access_key to {path} "
                 f"(aws configure --profile {source})",
             ))
-            continue
-        if "credential_process" in section or any(key.startswith("sso_") for key in section):
-            continue
-        missing = [key for key in ("aws_access_key_id", "aws_secret_access_key") if not section.get(key)]
-        if missing:
+        else:
             findings.append(error(
-                f"source profile {source!r} has no {' or '.join(missing)}",
-                f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
+                f"source profile {source!r} has no aws_access_key_id or aws_secret_access_key",
+                f"add aws_access_key_id and aws_secret_access_key under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings
 
@@ -215,11 +217,12 @@ def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, di
                 f"AssumeRole (direct mode) and role sessions from it last at most an hour",
                 f"nothing to do; for one code across stages give [{links.source.profile}] an IAM user's access keys",
             ))
-    unique = []
-    for finding in findings:
-        if finding not in unique:
-            unique.append(finding)
-    return unique
+    return _unique(findings)
+
+
+def _unique(findings: List[Finding]) -> List[Finding]:
+    """The findings in order, each once (stages that share a link share its findings)."""
+    return list(dict.fromkeys(findings))
 
 
 def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
@@ -432,8 +435,9 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     stages = {s: p for s, p in report.stages.items() if not p.sso}
     if sso_stages and not stages:
         report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
-    report.findings += check_profiles(stages, context.profiles)
-    source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
+    chains, source_findings = stage_chains(stages, context)
+    report.findings += check_profiles(stages, context.profiles, chains)
+    source_findings += check_sources(chains, context.profiles, report.hints)
     report.findings += source_findings
     if not source_findings:
         report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)

@@ -14,6 +14,7 @@ from conftest import BIN, FakeClock, clean_environ, run_cli
 from geodesic_stage import chain, doctor
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile
+from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, write_token  # noqa: F401
 from test_init import GOLDEN, TOPOLOGIES
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -136,8 +137,8 @@ def test_accounts_catches_the_access_role_a_bad_arn_and_a_missing_secret_without
     assert result.stdout.splitlines() == [
         "error: profile cpco-prod-admin: role_arn 'arn:aws:iam::84549027653:role/cpco-prod-admin' is not an IAM role "
         "ARN; fix: set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
-        f"error: source profile 'cpco' has no aws_secret_access_key; fix: add aws_secret_access_key under [cpco] in "
-        f"{credentials} (aws configure --profile cpco)",
+        "error: profile 'cpco' in the credentials file has aws_access_key_id but no aws_secret_access_key; "
+        "fix: add aws_secret_access_key to it (aws configure --profile cpco)",
         "error: profile cpco-testing-admin assumes OrganizationAccountAccessRole, which trusts a management account the "
         "accounts topology does not hold; fix: set role_arn=arn:aws:iam::126450723953:role/cpco-testing-admin",
         "warning: clock not checked against STS: no usable source keys to sign the call; fix: fix the source profile first",
@@ -257,8 +258,8 @@ MFA = "arn:aws:iam::323330167063:mfa/admin@cloudposse.co"
 @example("short")
 def test_doctor_takes_the_mfa_serials_the_chains_check_takes(serial):
     profile = Profile(name="s", role_arn=ROOT_ROLE, source_profile="cpco", mfa_serial=serial, region="us-west-2")
-    doctor_refuses = any("mfa_serial" in f.message for f in doctor.check_profiles({"testing": profile}, {}))
     links = chain.Chain(chain.Source("cpco", chain.STATIC), (chain.RoleLink("s", ROOT_ROLE, mfa_serial=serial),))
+    doctor_refuses = any("mfa_serial" in f.message for f in doctor.check_profiles({"testing": profile}, {}, {"testing": links}))
     try:
         chain.check(links)
         chain_refuses = False
@@ -283,3 +284,88 @@ def test_a_hardware_tokens_serial_number_is_an_mfa_device_for_doctor_use_and_the
     )
     assert theirs.returncode == 0, theirs.stderr
     assert [call["SerialNumber"] for call in sts.parameters("AssumeRole") if "TokenCode" in call] == ["GAHT12345678"]
+
+
+def aws_with_code(env: dict, profile: str) -> subprocess.CompletedProcess:
+    """`aws --profile PROFILE sts get-caller-identity`, the MFA code on stdin where it asks (no terminal: getpass reads there)."""
+    return subprocess.run(
+        [str(BIN / "aws"), "--profile", profile, "sts", "get-caller-identity", "--output", "json"], env=env,
+        input="123456\n" * 3, capture_output=True, text=True, timeout=60, start_new_session=True,
+    )
+
+
+# Chains are judged by their root, as `stage use` judges them.
+
+IDENTITY_CHAIN = f"""
+# Cloud Posse's identity account: the team role (MFA here), then each stage's role from it.
+[profile cpco-identity-admin]
+region=us-west-2
+role_arn=arn:aws:iam::111111111111:role/cpco-identity-admin
+mfa_serial=arn:aws:iam::111111111111:mfa/admin@cloudposse.co
+source_profile=cpco
+
+[profile cpco-prod-terraform]
+region=us-west-2
+role_arn=arn:aws:iam::845490276530:role/cpco-prod-terraform
+source_profile=cpco-identity-admin
+
+[profile cpco-testing-terraform]
+region=us-west-2
+role_arn=arn:aws:iam::126450723953:role/cpco-testing-terraform
+source_profile=cpco-identity-admin
+"""
+
+
+def test_stages_chained_through_an_identity_role_are_ok_as_for_use_and_the_aws_cli(user, sts):
+    env = user(IDENTITY_CHAIN)
+
+    checked = run_cli(env, "doctor", "--role", "terraform")
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout == (
+        f"ok: 2 stages (prod, testing) in {user.config}, topology accounts (inferred from the profiles); no problems found\n"
+    )
+    used = run_cli(env, "use", "testing", "--role", "terraform", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    theirs = aws_with_code(env, "cpco-prod-terraform")
+    assert theirs.returncode == 0, theirs.stderr
+
+
+def test_a_chain_whose_root_holds_no_keys_is_an_error_naming_the_root_as_use_says(user):
+    env = user(IDENTITY_CHAIN)
+    (user.home / ".aws" / "credentials").write_text("[cpco]\nregion = us-west-2\n")
+
+    checked = run_cli(env, "doctor", "--role", "terraform", "--offline")
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines()[0] == (
+        "error: source profile 'cpco' has no aws_access_key_id or aws_secret_access_key; fix: add aws_access_key_id and "
+        f"aws_secret_access_key under [cpco] in {user.home / '.aws' / 'credentials'} (aws configure --profile cpco)"
+    )
+    used = run_cli(env, "use", "testing", "--role", "terraform", "--mfa-token", "123456")
+    assert used.returncode == 2 and "'cpco'" in used.stderr and "holds no credentials" in used.stderr, used.stderr
+
+
+def test_stages_chained_from_identity_center_need_no_mfa_serial(sso_env, sso_home, sso):
+    """acme-testing-terraform: a role assumed from a permission set's credentials; the sign-in is the second factor."""
+    checked = run_cli(sso_env, "doctor", "--role", "terraform", "--offline")
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout.startswith("ok: 2 stages (prod, testing)"), checked.stdout
+
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    assert run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt").returncode == 0
+    assert aws_with_code(sso_env, "acme-testing-terraform").returncode == 0
+
+
+@pytest.mark.parametrize("root, needs_mfa", [
+    (chain.Source("cpco", chain.STATIC, file="credentials"), True),
+    (chain.Source("cpco", chain.STATIC, file=chain.KEY_STORE), True),
+    (chain.Source("cpco", chain.PROCESS), True),
+    (chain.Source("cpco", chain.SSO), False),
+    (chain.Source("cpco", chain.LOGIN), False),
+    (chain.Source("cpco", chain.STATIC, temporary=True, file="credentials"), False),
+], ids=lambda value: value if isinstance(value, bool) else f"{value.kind}-{value.file}-{value.temporary}")
+def test_an_mfa_device_is_asked_of_chains_that_may_start_from_an_iam_users_keys(root, needs_mfa):
+    profile = Profile(name="s", role_arn=ROOT_ROLE, source_profile="id", region="us-west-2")
+    for first in (None, MFA):  # MFA on no link, then on the first of two
+        links = chain.Chain(root, (chain.RoleLink("id", ROOT_ROLE, mfa_serial=first), chain.RoleLink("s", ROOT_ROLE)))
+        found = [f.message for f in doctor.check_profiles({"testing": profile}, {}, {"testing": links})]
+        assert found == (["profile s has no mfa_serial"] if needs_mfa and not first else [])
