@@ -1,5 +1,6 @@
 """`geodesic-stage doctor`: one line per finding with its fix; exit 1 on any error, 0 on warnings only."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -196,6 +197,46 @@ def test_a_cache_others_can_read_is_an_error(user):
         f"error: 1 cache file(s) in {directory} open to others (0123abcd.json); fix: chmod 600 {directory}/*.json",
         "2 error(s), 0 warning(s)",
     ]
+
+
+def cache_as_the_aws_cli_v2_makes_it(directory: Path) -> None:
+    """An entry written by the AWS CLI v2's own JSONFileCache (Debian's awscli): it makes the folders
+    with the default mode (0755 under umask 022) and each file 0600."""
+    assert Path("/usr/bin/aws").exists(), "Debian's awscli (the AWS CLI v2) is not installed (apt-get install awscli)"
+    subprocess.run(
+        ["/usr/bin/python3", "-W", "ignore", "-c",
+         "import sys; from awscli.botocore.utils import JSONFileCache; JSONFileCache(sys.argv[1])['entry'] = {}",
+         str(directory)],
+        check=True, preexec_fn=lambda: os.umask(0o022),
+    )
+
+
+def test_the_aws_cli_v2s_cache_folders_others_can_list_are_a_warning_that_says_why(user):
+    env = user(golden("organization"))
+    folders = [user.home / ".aws" / "cli" / "cache", user.home / ".aws" / "sso" / "cache"]
+    for folder in folders:
+        cache_as_the_aws_cli_v2_makes_it(folder)
+        assert (folder.stat().st_mode & 0o777, (folder / "entry.json").stat().st_mode & 0o777) == (0o755, 0o600)
+
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        f"warning: others can list {folder} (mode 755, as the AWS CLI v2 makes it): they see the file names, not the "
+        f"credentials (no file in it is open to others); fix: nothing needs doing; chmod 700 {folder} hides the names too"
+        for folder in folders
+    ] + ["0 error(s), 2 warning(s)"]
+
+
+@pytest.mark.parametrize("folder, mode", [("cli/cache", 0o775), ("cli/cache/geodesic-stage", 0o755)],
+                         ids=["aws-cli-cache-others-can-write", "our-own-folder"])
+def test_a_cache_folder_others_can_write_or_our_own_open_to_others_is_still_an_error(user, folder, mode):
+    env = user(golden("organization"))
+    directory = user.home / ".aws" / folder
+    directory.mkdir(parents=True)
+    directory.chmod(mode)
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert f"error: {directory} is open to others (mode {mode:o}); fix: chmod 700 {directory}" in result.stdout.splitlines()
 
 
 def shifted_clock(env: dict, shift: str, seconds: int) -> dict:
