@@ -449,8 +449,13 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     report.findings += source_findings
     if not source_findings:
         report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)
-    if stages:
-        declared = declared_topology or context.stages.topology
+    declared = declared_topology or context.stages.topology
+    # The three topologies assume each stage's role straight from the user's keys. Through an identity
+    # account's role, the users and their MFA devices live in that account: the chains say it all.
+    via = sorted({link.profile for links in chains.values() for link in links.roles[:-1]})
+    if via and not declared:
+        report.topology, report.topology_source = "chained", f"through {', '.join(via)}; checked link by link"
+    elif stages:
         report.topology = declared or topology.infer(stages)
         if declared:
             report.topology_source = "from --topology" if declared_topology else f"from {context.stages.path}"

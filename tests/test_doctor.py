@@ -337,22 +337,27 @@ def aws_with_code(env: dict, profile: str) -> subprocess.CompletedProcess:
 
 # Chains are judged by their root, as `stage use` judges them.
 
-IDENTITY_CHAIN = f"""
-# Cloud Posse's identity account: the team role (MFA here), then each stage's role from it.
+IDENTITY_CHAIN = """
+# Cloud Posse's identity account: its team role (the users and their MFA devices live there), then each stage's role.
 [profile cpco-identity-admin]
 region=us-west-2
 role_arn=arn:aws:iam::111111111111:role/cpco-identity-admin
 mfa_serial=arn:aws:iam::111111111111:mfa/admin@cloudposse.co
 source_profile=cpco
 
-[profile cpco-prod-terraform]
+[profile cpco-root-admin]
 region=us-west-2
-role_arn=arn:aws:iam::845490276530:role/cpco-prod-terraform
+role_arn=arn:aws:iam::323330167063:role/cpco-root-admin
 source_profile=cpco-identity-admin
 
-[profile cpco-testing-terraform]
+[profile cpco-prod-admin]
 region=us-west-2
-role_arn=arn:aws:iam::126450723953:role/cpco-testing-terraform
+role_arn=arn:aws:iam::845490276530:role/cpco-prod-admin
+source_profile=cpco-identity-admin
+
+[profile cpco-testing-admin]
+region=us-west-2
+role_arn=arn:aws:iam::126450723953:role/cpco-testing-admin
 source_profile=cpco-identity-admin
 """
 
@@ -360,28 +365,37 @@ source_profile=cpco-identity-admin
 def test_stages_chained_through_an_identity_role_are_ok_as_for_use_and_the_aws_cli(user, sts):
     env = user(IDENTITY_CHAIN)
 
-    checked = run_cli(env, "doctor", "--role", "terraform")
+    checked = run_cli(env, "doctor")
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout == (
-        f"ok: 2 stages (prod, testing) in {user.config}, topology accounts (inferred from the profiles); no problems found\n"
+        f"ok: 4 stages (identity, prod, root, testing) in {user.config}, "
+        "topology chained (through cpco-identity-admin; checked link by link); no problems found\n"
     )
-    used = run_cli(env, "use", "testing", "--role", "terraform", "--mfa-token", "123456")
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
     assert used.returncode == 0, used.stderr
-    theirs = aws_with_code(env, "cpco-prod-terraform")
+    theirs = aws_with_code(env, "cpco-prod-admin")
     assert theirs.returncode == 0, theirs.stderr
+
+
+def test_a_chained_layout_declared_as_one_of_the_three_topologies_is_checked_as_one(user):
+    """The declaration is the user's word: the users' devices then belong in the root account."""
+    env = user(IDENTITY_CHAIN, stages="namespace = cpco\ntopology = accounts\n")
+    checked = run_cli(env, "doctor", "--offline")
+    assert checked.returncode == 1
+    assert "error: profile cpco-identity-admin: mfa_serial is in account 111111111111, not the root account 323330167063" in checked.stdout
 
 
 def test_a_chain_whose_root_holds_no_keys_is_an_error_naming_the_root_as_use_says(user):
     env = user(IDENTITY_CHAIN)
     (user.home / ".aws" / "credentials").write_text("[cpco]\nregion = us-west-2\n")
 
-    checked = run_cli(env, "doctor", "--role", "terraform", "--offline")
+    checked = run_cli(env, "doctor", "--offline")
     assert checked.returncode == 1
     assert checked.stdout.splitlines()[0] == (
         "error: source profile 'cpco' has no aws_access_key_id or aws_secret_access_key; fix: add aws_access_key_id and "
         f"aws_secret_access_key under [cpco] in {user.home / '.aws' / 'credentials'} (aws configure --profile cpco)"
     )
-    used = run_cli(env, "use", "testing", "--role", "terraform", "--mfa-token", "123456")
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
     assert used.returncode == 2 and "'cpco'" in used.stderr and "holds no credentials" in used.stderr, used.stderr
 
 
