@@ -218,7 +218,10 @@ def _root(name: str, config: Mapping[str, str], credentials: Mapping[str, str], 
 
 def _static(name: str, section: Mapping[str, str], file: str) -> Source:
     if not section.get("aws_secret_access_key"):
-        raise ConfigError(f"profile {name!r} in the {file} file has aws_access_key_id but no aws_secret_access_key; add it")
+        raise ConfigError(
+            f"profile {name!r} in the {file} file has aws_access_key_id but no aws_secret_access_key; "
+            f"add aws_secret_access_key to it (aws configure --profile {name})"
+        )
     return Source(name, STATIC, temporary=bool(section.get("aws_session_token")), file=file)
 
 
@@ -247,12 +250,13 @@ def _no_credentials(name: str, roles, where: str) -> str:
     )
 
 
-# AWS's limits (STS API reference), checked before a code is typed for a call that would fail.
-# Patterns as text: re compiles (and keeps) them when a walk first checks, not on every cached use.
+# AWS's limits (STS API reference), checked before a code is typed for a call that would fail,
+# and by doctor. Patterns as text: re compiles (and keeps) them when a walk first checks, not on every cached use.
 ROLE_SECONDS = (900, 43200)
 MFA_SESSION_SECONDS = (900, 129600)
-_ROLE_ARN = r"(?a)arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z"
-_MFA_SERIAL = r"(?a)[\w+=/:,.@-]{9,256}\Z"
+ROLE_ARN = r"(?a)arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z"
+# STS's SerialNumber: a virtual device's ARN or a hardware token's serial number (GAHT12345678).
+MFA_SERIAL = r"(?a)[\w+=/:,.@-]{9,256}\Z"
 _EXTERNAL_ID = r"(?a)[\w+=,.@:/-]{2,1224}\Z"
 _SESSION_NAME = r"(?a)[\w+=,.@-]{2,64}\Z"
 # botocore's own rule for a region name.
@@ -266,9 +270,9 @@ def check(chain: Chain, region: str | None = None, role_seconds: int | None = No
         raise ConfigError(f"profile {chain.profile!r}: region {region!r} is not an AWS region name (e.g. us-west-2)")
     for link in chain.roles:
         where = f"profile {link.profile!r}"
-        if not re.match(_ROLE_ARN, link.role_arn):
+        if not re.match(ROLE_ARN, link.role_arn):
             raise ConfigError(f"{where}: role_arn {link.role_arn!r} is not an IAM role ARN; set arn:aws:iam::ACCOUNT_ID:role/NAME")
-        if link.mfa_serial is not None and not re.match(_MFA_SERIAL, link.mfa_serial):
+        if link.mfa_serial is not None and not re.match(MFA_SERIAL, link.mfa_serial):
             raise ConfigError(f"{where}: mfa_serial {link.mfa_serial!r} is not an MFA device; set arn:aws:iam::ACCOUNT_ID:mfa/NAME")
         if link.external_id is not None and not re.match(_EXTERNAL_ID, link.external_id):
             raise ConfigError(f"{where}: external_id must be 2 to 1224 letters, digits or +=,.@:/-")

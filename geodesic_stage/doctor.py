@@ -15,8 +15,6 @@ from geodesic_stage.errors import AwsError, ConfigError, StageError
 from geodesic_stage.model import Credentials, Profile
 from geodesic_stage.record import replace
 
-ROLE_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+\Z")
-MFA_ARN = re.compile(r"arn:aws[\w-]*:iam::\d{12}:mfa/[\w+=,.@/-]+\Z")
 MAX_SKEW_SECONDS = 300
 
 
@@ -60,16 +58,27 @@ class Report:
 
 
 def check_files(config_path: str, environ: Mapping[str, str]) -> List[Finding]:
+    """The AWS files as botocore finds them. What it cannot read it takes as no file, and the
+    AWS CLI goes on without it: a warning (the stages doctor finds or misses say the rest)."""
     findings = []
-    for variable, kind in (("AWS_CONFIG_FILE", "config"), ("AWS_SHARED_CREDENTIALS_FILE", "credentials")):
+    for variable, kind, path in (
+        ("AWS_CONFIG_FILE", "config", config_path), ("AWS_SHARED_CREDENTIALS_FILE", "credentials", awsconfig.credentials_path()),
+    ):
         value = environ.get(variable)
-        if value and not os.path.isfile(os.path.expanduser(value)):
+        unread = awsconfig.unread(path)
+        if unread:
+            findings.append(warning(
+                f"{path} {unread}: the AWS CLI and geodesic-stage take it as no {kind} file",
+                f"rmdir {path} and put your {kind} file there (Docker makes a directory where it mounts a file "
+                "that does not exist)" if os.path.isdir(path) else f"sudo chown {_me()} {path} && chmod 600 {path}",
+            ))
+        elif value and not os.path.isfile(path):
             findings.append(error(
-                f"{variable}={value} does not exist",
+                f"{variable}={value}{'' if path == value else f' ({path})'} does not exist",
                 f"point {variable} at your AWS {kind} file, or unset it to use ~/.aws/{kind}",
             ))
-    if not environ.get("AWS_CONFIG_FILE") and not os.path.isfile(config_path):
-        findings.append(error(f"no AWS config at {config_path}", "write it with 'geodesic-stage init --topology ...'"))
+        elif kind == "config" and not os.path.isfile(path):
+            findings.append(error(f"no AWS config at {path}", "write it with 'geodesic-stage init --topology ...'"))
     return findings
 
 
@@ -112,30 +121,37 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     return profiles, findings
 
 
-def _mfa_upstream(source: str, config_profiles: Mapping[str, dict], depth: int = 0) -> bool:
-    """Whether a role profile up the chain from `source` has mfa_serial (a chain's MFA can sit on any link)."""
-    section = config_profiles.get(source, {})
-    if "role_arn" not in section or depth > len(config_profiles):
-        return False
-    return "mfa_serial" in section or _mfa_upstream(section.get("source_profile", ""), config_profiles, depth + 1)
+def stage_chains(stages: Mapping[str, Profile], context) -> Tuple[Dict[str, chain.Chain], List[Finding]]:
+    """Each stage's chain as `stage use` walks it, to the profile it takes credentials from: the
+    walk is told the key store may hold any profile's keys, so it ends there whatever that profile
+    holds (check_sources says whether it holds them). A chain that cannot be walked is a finding."""
+    chains, findings = {}, []
+    for stage, profile in stages.items():
+        try:
+            chains[stage] = chain.resolve(profile.name, context.profiles, context.credentials, context.config_path, lambda _: True)
+        except ConfigError as e:
+            findings.append(from_exception(e))
+    return chains, _unique(findings)
 
 
-def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
+def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], chains: Mapping[str, chain.Chain]) -> List[Finding]:
     findings = []
-    for profile in stages.values():
+    for stage, profile in stages.items():
         where = f"profile {profile.name}"
-        if not ROLE_ARN.match(profile.role_arn):
+        if not re.match(chain.ROLE_ARN, profile.role_arn):
             findings.append(error(
                 f"{where}: role_arn {profile.role_arn!r} is not an IAM role ARN",
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
             ))
+        links = chains.get(stage)
         if not profile.mfa_serial:
-            if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
+            # A device guards an IAM user's long-term keys: a chain from a sign-in (Identity Center) needs none.
+            if links and links.source.may_be_long_term and not any(link.mfa_serial for link in links.roles):
                 findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
-        elif not MFA_ARN.match(profile.mfa_serial):
+        elif not re.match(chain.MFA_SERIAL, profile.mfa_serial):
             findings.append(error(
-                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device ARN",
-                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER",
+                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device",
+                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER (or a hardware token's serial number)",
             ))
         if not profile.source_profile and not config_profiles.get(profile.name, {}).get("credential_source"):
             findings.append(error(f"{where} has no source_profile", "add source_profile=NAME of your long-lived keys"))
@@ -144,46 +160,41 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
     return findings
 
 
-def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
-    """Each source profile exists and holds keys (in the key store or the credentials file); the keys
-    themselves are never printed. Advice that is no finding goes to `hints`."""
+def check_sources(chains: Mapping[str, chain.Chain], profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
+    """The profile each chain takes keys from (its root, as `stage use` finds it) holds them, in
+    the key store or the files; the keys themselves are never printed. A root that signs in or runs a
+    process is asked when used. Advice that is no finding goes to `hints`."""
     hints = [] if hints is None else hints
-    try:
-        credentials = awsconfig.load_credentials()
-    except ConfigError as e:
-        return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
     stored = keystore.read_index() or {}
-    for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
-        section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
-        plain = credentials.get(source, {}).get("aws_secret_access_key")
+    roots = {links.source.profile: links.source for links in chains.values() if links.source.kind == chain.STATIC}
+    for source, root in sorted(roots.items()):
         if source in stored:
-            if plain:
+            if root.file == "credentials":
                 findings.append(warning(
                     f"source profile {source!r} is in the key store and still in plain text in {path}",
                     f"delete aws_access_key_id and aws_secret_access_key under [{source}] in {path}",
                 ))
             continue
-        if plain and not section.get("aws_session_token"):
+        if root.file == "credentials" and not root.temporary:
             hints.append(
                 f"source profile {source!r} keeps its keys in plain text in {path}; "
                 f"'geodesic-stage keys import {source}' moves them into the encrypted key store"
             )
-        if not section and source not in config_profiles and source not in credentials:
+        if root.file != chain.KEY_STORE:
+            continue
+        # The files give this profile no credentials, and the key store does not list it.
+        if source not in profiles:
             findings.append(error(
                 f"source profile {source!r} is in neither {path} nor the AWS config",
                 f"add [{source}] with aws_access_key_id and aws_secret_access_key to {path} "
                 f"(aws configure --profile {source})",
             ))
-            continue
-        if "credential_process" in section or any(key.startswith("sso_") for key in section):
-            continue
-        missing = [key for key in ("aws_access_key_id", "aws_secret_access_key") if not section.get(key)]
-        if missing:
+        else:
             findings.append(error(
-                f"source profile {source!r} has no {' or '.join(missing)}",
-                f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
+                f"source profile {source!r} has no aws_access_key_id or aws_secret_access_key",
+                f"add aws_access_key_id and aws_secret_access_key under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings
 
@@ -206,15 +217,16 @@ def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, di
                 f"AssumeRole (direct mode) and role sessions from it last at most an hour",
                 f"nothing to do; for one code across stages give [{links.source.profile}] an IAM user's access keys",
             ))
-    unique = []
-    for finding in findings:
-        if finding not in unique:
-            unique.append(finding)
-    return unique
+    return _unique(findings)
+
+
+def _unique(findings: List[Finding]) -> List[Finding]:
+    """The findings in order, each once (stages that share a link share its findings)."""
+    return list(dict.fromkeys(findings))
 
 
 def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
-    well_formed = {s: p for s, p in stages.items() if ROLE_ARN.match(p.role_arn)}
+    well_formed = {s: p for s, p in stages.items() if re.match(chain.ROLE_ARN, p.role_arn)}
     findings = _mfa_in_root(well_formed, root_account)
     if name == "single":
         return findings + _single(well_formed)
@@ -235,7 +247,8 @@ def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optio
 def _mfa_in_root(stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
     findings = []
     for profile in stages.values():
-        if root_account and profile.mfa_serial and MFA_ARN.match(profile.mfa_serial):
+        # A virtual device's ARN names its account; a hardware token's serial number does not.
+        if root_account and profile.mfa_serial and profile.mfa_serial.startswith("arn:") and profile.mfa_serial.count(":") >= 5:
             account = profile.mfa_serial.split(":")[4]
             if account != root_account:
                 device = profile.mfa_serial.split(":", 5)[5]
@@ -322,11 +335,19 @@ def check_cache() -> List[Finding]:
             names = sorted(os.listdir(directory))
         except OSError:
             continue
-        if mode & 0o077:
+        exposed = [n for n in names if n.endswith(".json") and _open_to_others(os.path.join(directory, n))]
+        # The AWS CLI v2 makes its own folders 0755; only what is in them is secret.
+        listed_only = directory != cache.session_cache_dir() and not mode & 0o022 and not exposed
+        if mode & 0o077 and listed_only:
+            findings.append(warning(
+                f"others can list {directory} (mode {mode & 0o777:o}, as the AWS CLI v2 makes it): they see the "
+                "file names, not the credentials (no file in it is open to others)",
+                f"nothing needs doing; chmod 700 {directory} hides the names too",
+            ))
+        elif mode & 0o077:
             findings.append(error(
                 f"{directory} is open to others (mode {mode & 0o777:o})", f"chmod 700 {directory}"
             ))
-        exposed = [n for n in names if n.endswith(".json") and _open_to_others(os.path.join(directory, n))]
         if exposed:
             findings.append(error(
                 f"{len(exposed)} cache file(s) in {directory} open to others ({', '.join(exposed[:3])}"
@@ -406,7 +427,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     from geodesic_stage import sso_doctor
 
     report = Report(findings=check_files(context.config_path, environ))
-    if os.path.isfile(context.config_path):
+    if os.path.exists(context.config_path):
         try:
             report.stages, findings = find_stages(context, environ)
             report.findings += findings
@@ -422,13 +443,19 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     stages = {s: p for s, p in report.stages.items() if not p.sso}
     if sso_stages and not stages:
         report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
-    report.findings += check_profiles(stages, context.profiles)
-    source_findings = check_sources(stages, context.profiles, report.hints) if stages else []
+    chains, source_findings = stage_chains(stages, context)
+    report.findings += check_profiles(stages, context.profiles, chains)
+    source_findings += check_sources(chains, context.profiles, report.hints)
     report.findings += source_findings
     if not source_findings:
         report.findings += check_chains(stages, context.profiles, context.credentials, context.config_path)
-    if stages:
-        declared = declared_topology or context.stages.topology
+    declared = declared_topology or context.stages.topology
+    # The three topologies assume each stage's role straight from the user's keys. Through an identity
+    # account's role, the users and their MFA devices live in that account: the chains say it all.
+    via = sorted({link.profile for links in chains.values() for link in links.roles[:-1]})
+    if via and not declared:
+        report.topology, report.topology_source = "chained", f"through {', '.join(via)}; checked link by link"
+    elif stages:
         report.topology = declared or topology.infer(stages)
         if declared:
             report.topology_source = "from --topology" if declared_topology else f"from {context.stages.path}"
