@@ -475,6 +475,20 @@ def test_a_chain_from_sso_without_a_token_or_terminal_exits_3(sso_env, sso):
     assert sso.count("StartDeviceAuthorization") == 0
 
 
+def test_an_sso_session_whose_name_is_quoted_serves_us_and_the_aws_cli(sso_env, sso_home, sso):
+    """`[sso-session "acme corp"]`: botocore splits section names as a shell does."""
+    config = sso_home / ".aws" / "config"
+    config.write_text(config.read_text().replace("[sso-session acme]", '[sso-session "acme corp"]')
+                      .replace("sso_session = acme\n", "sso_session = acme corp\n"))
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION), name="acme corp")
+
+    done = run_cli(sso_env, "use", "testing", "--no-prompt")
+    assert done.returncode == 0, done.stderr
+    theirs = run_aws(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity", "--output", "json")
+    assert theirs.returncode == 0, theirs.stderr
+    assert caller(sso_env, exported(done.stdout))["Account"] == json.loads(theirs.stdout)["Account"] == "333333333333"
+
+
 def test_a_login_shell_for_an_sso_stage_signs_in_once_and_a_login_without_a_terminal_only_hints(sso_env, sso_home, sso):
     from test_shell import login_profile, run_login
 

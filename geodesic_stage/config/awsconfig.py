@@ -17,17 +17,22 @@ import os
 from collections.abc import Mapping
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.config.textfile import read_text
+from geodesic_stage.config.textfile import Unreadable, read_text
 
 Section = dict[str, str]
 
 
 def config_path() -> str:
-    return os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    return _expanded(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
 
 
 def credentials_path() -> str:
-    return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
+    return _expanded(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
+
+
+def _expanded(path: str) -> str:
+    """The path as botocore expands it: variables ($HOME, ${X}), then `~`."""
+    return os.path.expanduser(os.path.expandvars(path))
 
 
 # For speed: checking every line of a config of thousands of profiles costs more than the rest
@@ -40,7 +45,7 @@ def _parse(path: str) -> Sections:
     """Every section of the file by name, each a dict of its settings (the readers keep them, uncopied);
     ConfigError, naming the line, for a file botocore would refuse."""
     # Universal newlines, as botocore's open() reads the file.
-    text = read_text(path, "an AWS config file")
+    text = _text(path)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if len(text) < CHECKED_ONCE_FROM:
@@ -56,6 +61,31 @@ def _parse(path: str) -> Sections:
     if plain:
         checked.remember_checked(digest)
     return sections
+
+
+def _text(path: str) -> str:
+    """The file's text; "" where botocore reads no file: a path that is no regular file (a directory,
+    say: its ConfigNotFound) or one that cannot be opened (configparser skips it)."""
+    if not os.path.isfile(path):
+        return ""
+    try:
+        return read_text(path, "an AWS config file")
+    except Unreadable:
+        return ""
+
+
+def unread(path: str) -> str | None:
+    """Why botocore reads nothing from what is at `path` ("is a directory", "cannot be read
+    (Permission denied)"), for doctor; None for a readable file or for nothing there."""
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
 
 
 class Sections(Mapping):
@@ -229,11 +259,12 @@ def load_credentials(path: str = "") -> Sections:
 
 
 def load_sso_sessions(path: str = "") -> Sections:
-    """`[sso-session NAME]` sections of an AWS config file by name, as botocore reads them."""
+    """`[sso-session NAME]` (or `[sso-session "NAME"]`) sections of an AWS config file by name, as botocore reads them."""
     sections = _parse(path or config_path())
     names = {}
     for section in sections:
-        words = section.split()
-        if len(words) == 2 and words[0] == "sso-session":
-            names[words[1]] = section
+        if section.startswith("sso-session"):
+            words = _words(section)
+            if len(words) == 2:
+                names[words[1]] = section
     return sections.renamed(names)

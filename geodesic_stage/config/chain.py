@@ -150,7 +150,10 @@ def _root(name: str, config: Mapping[str, str], credentials: Mapping[str, str], 
 
 def _static(name: str, section: Mapping[str, str], file: str) -> Source:
     if not section.get("aws_secret_access_key"):
-        raise ConfigError(f"profile {name!r} in the {file} file has aws_access_key_id but no aws_secret_access_key; add it")
+        raise ConfigError(
+            f"profile {name!r} in the {file} file has aws_access_key_id but no aws_secret_access_key; "
+            f"add aws_secret_access_key to it (aws configure --profile {name})"
+        )
     return Source(name, STATIC, temporary=bool(section.get("aws_session_token")), file=file)
 
 

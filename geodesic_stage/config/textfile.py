@@ -3,6 +3,10 @@
 from geodesic_stage.errors import ConfigError
 
 
+class Unreadable(ConfigError):
+    """The path holds something that cannot be read as a file (a directory, a file whose mode forbids it)."""
+
+
 def _line_of(data, index: int) -> int:
     return data[:index].count(b"\n" if isinstance(data, bytes) else "\n") + 1
 
@@ -15,9 +19,9 @@ def read_text(path: str, kind: str) -> str:
     except FileNotFoundError:
         return ""
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not {kind}")
+        raise Unreadable(f"{path}: is a directory, not {kind}")
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read {kind} ({e.strerror}); check its owner and mode")
+        raise Unreadable(f"{path}: cannot read {kind} ({e.strerror}); check its owner and mode")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

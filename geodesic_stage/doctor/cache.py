@@ -3,7 +3,7 @@
 import os
 from typing import List
 
-from geodesic_stage.doctor.findings import Finding, error
+from geodesic_stage.doctor.findings import Finding, error, warning
 from geodesic_stage.store import cli_cache, files
 
 
@@ -17,7 +17,7 @@ def check_cache() -> List[Finding]:
         if problem:
             findings.append(error(
                 f"cannot write the credential cache: {problem}",
-                f"sudo chown -R {_me()} {aws} && chmod -R u+rwX {aws}",
+                f"sudo chown -R {files.me()} {aws} && chmod -R u+rwX {aws}",
             ))
             break
         try:
@@ -25,11 +25,19 @@ def check_cache() -> List[Finding]:
             names = sorted(os.listdir(directory))
         except OSError:
             continue
-        if mode & 0o077:
+        exposed = [n for n in names if n.endswith(".json") and _open_to_others(os.path.join(directory, n))]
+        # The AWS CLI v2 makes its own folders 0755; only what is in them is secret.
+        listed_only = directory != cli_cache.session_cache_dir() and not mode & 0o022 and not exposed
+        if mode & 0o077 and listed_only:
+            findings.append(warning(
+                f"others can list {directory} (mode {mode & 0o777:o}, as the AWS CLI v2 makes it): they see the "
+                "file names, not the credentials (no file in it is open to others)",
+                f"nothing needs doing; chmod 700 {directory} hides the names too",
+            ))
+        elif mode & 0o077:
             findings.append(error(
                 f"{directory} is open to others (mode {mode & 0o777:o})", f"chmod 700 {directory}"
             ))
-        exposed = [n for n in names if n.endswith(".json") and _open_to_others(os.path.join(directory, n))]
         if exposed:
             findings.append(error(
                 f"{len(exposed)} cache file(s) in {directory} open to others ({', '.join(exposed[:3])}"
@@ -37,16 +45,6 @@ def check_cache() -> List[Finding]:
                 f"chmod 600 {directory}/*.json",
             ))
     return findings
-
-
-def _me() -> str:
-    """The user's login name for a chown command (a uid where there is none)."""
-    import pwd
-
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
 
 
 def _open_to_others(path: str) -> bool:

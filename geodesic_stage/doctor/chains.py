@@ -4,7 +4,7 @@ from typing import List, Mapping
 
 from geodesic_stage import model
 from geodesic_stage.config import chain
-from geodesic_stage.doctor.findings import Finding, from_exception, warning
+from geodesic_stage.doctor.findings import Finding, from_exception, unique, warning
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.keys import store as keystore
 from geodesic_stage.model import Profile
@@ -28,8 +28,4 @@ def check_chains(stages: Mapping[str, Profile], config_profiles: Mapping[str, di
                 f"AssumeRole (direct mode) and role sessions from it last at most an hour",
                 f"nothing to do; for one code across stages give [{links.source.profile}] an IAM user's access keys",
             ))
-    unique = []
-    for finding in findings:
-        if finding not in unique:
-            unique.append(finding)
-    return unique
+    return unique(findings)

@@ -13,7 +13,7 @@ from geodesic_stage.topology import profiles as topologies
 
 def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
     report = Report(findings=profiles.check_files(context.config_path, environ))
-    if os.path.isfile(context.config_path):
+    if os.path.exists(context.config_path):
         try:
             report.stages, findings = profiles.find_stages(context, environ)
             report.findings += findings
@@ -29,13 +29,19 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
     stages = {s: p for s, p in report.stages.items() if not p.sso}
     if sso_stages and not stages:
         report.topology, report.topology_source = "sso", "every stage signs in to Identity Center"
-    report.findings += profiles.check_profiles(stages, context.profiles)
-    source_findings = profiles.check_sources(stages, context.profiles, report.hints) if stages else []
+    walked, source_findings = profiles.stage_chains(stages, context)
+    report.findings += profiles.check_profiles(stages, context.profiles, walked)
+    source_findings += profiles.check_sources(walked, context.profiles, report.hints)
     report.findings += source_findings
     if not source_findings:
         report.findings += chains.check_chains(stages, context.profiles, context.credentials, context.config_path)
-    if stages:
-        declared = declared_topology or context.stages.topology
+    declared = declared_topology or context.stages.topology
+    # The three topologies assume each stage's role straight from the user's keys. Through an identity
+    # account's role, the users and their MFA devices live in that account: the chains say it all.
+    via = sorted({link.profile for links in walked.values() for link in links.roles[:-1]})
+    if via and not declared:
+        report.topology, report.topology_source = "chained", f"through {', '.join(via)}; checked link by link"
+    elif stages:
         report.topology = declared or topologies.infer(stages)
         if declared:
             report.topology_source = "from --topology" if declared_topology else f"from {context.stages.path}"

@@ -44,3 +44,8 @@ class Report:
     @property
     def errors(self) -> int:
         return sum(1 for f in self.findings if f.level == "error")
+
+
+def unique(findings: List[Finding]) -> List[Finding]:
+    """The findings in order, each once (stages that share a link share its findings)."""
+    return list(dict.fromkeys(findings))

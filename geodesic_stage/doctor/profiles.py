@@ -5,25 +5,38 @@ import os
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from geodesic_stage.config import awsconfig, limits, resolve
-from geodesic_stage.doctor.findings import Finding, error, from_exception, warning
+from geodesic_stage import model
+from geodesic_stage.config import awsconfig, chain, limits, resolve
+from geodesic_stage.doctor.findings import Finding, error, from_exception, unique, warning
 from geodesic_stage.errors import ConfigError, StageError
 from geodesic_stage.keys import store as keystore
 from geodesic_stage.model import Profile
 from geodesic_stage.record import replace
+from geodesic_stage.store import files
 
 
 def check_files(config_path: str, environ: Mapping[str, str]) -> List[Finding]:
+    """The AWS files as botocore finds them. What it cannot read it takes as no file, and the
+    AWS CLI goes on without it: a warning (the stages doctor finds or misses say the rest)."""
     findings = []
-    for variable, kind in (("AWS_CONFIG_FILE", "config"), ("AWS_SHARED_CREDENTIALS_FILE", "credentials")):
+    for variable, kind, path in (
+        ("AWS_CONFIG_FILE", "config", config_path), ("AWS_SHARED_CREDENTIALS_FILE", "credentials", awsconfig.credentials_path()),
+    ):
         value = environ.get(variable)
-        if value and not os.path.isfile(os.path.expanduser(value)):
+        unread = awsconfig.unread(path)
+        if unread:
+            findings.append(warning(
+                f"{path} {unread}: the AWS CLI and geodesic-stage take it as no {kind} file",
+                f"rmdir {path} and put your {kind} file there (Docker makes a directory where it mounts a file "
+                "that does not exist)" if os.path.isdir(path) else f"sudo chown {files.me()} {path} && chmod 600 {path}",
+            ))
+        elif value and not os.path.isfile(path):
             findings.append(error(
-                f"{variable}={value} does not exist",
+                f"{variable}={value}{'' if path == value else f' ({path})'} does not exist",
                 f"point {variable} at your AWS {kind} file, or unset it to use ~/.aws/{kind}",
             ))
-    if not environ.get("AWS_CONFIG_FILE") and not os.path.isfile(config_path):
-        findings.append(error(f"no AWS config at {config_path}", "write it with 'geodesic-stage init --topology ...'"))
+        elif kind == "config" and not os.path.isfile(path):
+            findings.append(error(f"no AWS config at {path}", "write it with 'geodesic-stage init --topology ...'"))
     return findings
 
 
@@ -66,30 +79,37 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
     return profiles, findings
 
 
-def _mfa_upstream(source: str, config_profiles: Mapping[str, dict], depth: int = 0) -> bool:
-    """Whether a role profile up the chain from `source` has mfa_serial (a chain's MFA can sit on any link)."""
-    section = config_profiles.get(source, {})
-    if "role_arn" not in section or depth > len(config_profiles):
-        return False
-    return "mfa_serial" in section or _mfa_upstream(section.get("source_profile", ""), config_profiles, depth + 1)
+def stage_chains(stages: Mapping[str, Profile], context) -> Tuple[Dict[str, model.Chain], List[Finding]]:
+    """Each stage's chain as `stage use` walks it, to the profile it takes credentials from: the
+    walk is told the key store may hold any profile's keys, so it ends there whatever that profile
+    holds (check_sources says whether it holds them). A chain that cannot be walked is a finding."""
+    chains, findings = {}, []
+    for stage, profile in stages.items():
+        try:
+            chains[stage] = chain.chain_of(profile.name, context.profiles, context.credentials, context.config_path, lambda _: True)
+        except ConfigError as e:
+            findings.append(from_exception(e))
+    return chains, unique(findings)
 
 
-def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict]) -> List[Finding]:
+def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], chains: Mapping[str, model.Chain]) -> List[Finding]:
     findings = []
-    for profile in stages.values():
+    for stage, profile in stages.items():
         where = f"profile {profile.name}"
         if not re.match(limits.ROLE_ARN, profile.role_arn):
             findings.append(error(
                 f"{where}: role_arn {profile.role_arn!r} is not an IAM role ARN",
                 "set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
             ))
+        links = chains.get(stage)
         if not profile.mfa_serial:
-            if not profile.source_profile or not _mfa_upstream(profile.source_profile, config_profiles):
+            # A device guards an IAM user's long-term keys: a chain from a sign-in (Identity Center) needs none.
+            if links and links.source.may_be_long_term and not any(link.mfa_serial for link in links.roles):
                 findings.append(error(f"{where} has no mfa_serial", "add mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER"))
-        elif not re.match(limits.MFA_ARN, profile.mfa_serial):
+        elif not re.match(limits.MFA_SERIAL, profile.mfa_serial):
             findings.append(error(
-                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device ARN",
-                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER",
+                f"{where}: mfa_serial {profile.mfa_serial!r} is not an MFA device",
+                "set mfa_serial=arn:aws:iam::ROOT_ACCOUNT_ID:mfa/USER (or a hardware token's serial number)",
             ))
         if not profile.source_profile and not config_profiles.get(profile.name, {}).get("credential_source"):
             findings.append(error(f"{where} has no source_profile", "add source_profile=NAME of your long-lived keys"))
@@ -98,45 +118,40 @@ def check_profiles(stages: Mapping[str, Profile], config_profiles: Mapping[str, 
     return findings
 
 
-def check_sources(stages: Mapping[str, Profile], config_profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
-    """Each source profile exists and holds keys (in the key store or the credentials file); the keys
-    themselves are never printed. Advice that is no finding goes to `hints`."""
+def check_sources(chains: Mapping[str, model.Chain], profiles: Mapping[str, dict], hints: Optional[List[str]] = None) -> List[Finding]:
+    """The profile each chain takes keys from (its root, as `stage use` finds it) holds them, in
+    the key store or the files; the keys themselves are never printed. A root that signs in or runs a
+    process is asked when used. Advice that is no finding goes to `hints`."""
     hints = [] if hints is None else hints
-    try:
-        credentials = awsconfig.load_credentials()
-    except ConfigError as e:
-        return [from_exception(e)]
     path = awsconfig.credentials_path()
     findings = []
     stored = keystore.read_index() or {}
-    for source in sorted({p.source_profile for p in stages.values() if p.source_profile}):
-        section = {**config_profiles.get(source, {}), **credentials.get(source, {})}
-        plain = credentials.get(source, {}).get("aws_secret_access_key")
+    roots = {links.source.profile: links.source for links in chains.values() if links.source.kind == model.STATIC}
+    for source, root in sorted(roots.items()):
         if source in stored:
-            if plain:
+            if root.file == "credentials":
                 findings.append(warning(
                     f"source profile {source!r} is in the key store and still in plain text in {path}",
                     f"delete aws_access_key_id and aws_secret_access_key under [{source}] in {path}",
                 ))
             continue
-        if plain and not section.get("aws_session_token"):
+        if root.file == "credentials" and not root.temporary:
             hints.append(
                 f"source profile {source!r} keeps its keys in plain text in {path}; "
                 f"'geodesic-stage keys import {source}' moves them into the encrypted key store"
             )
-        if not section and source not in config_profiles and source not in credentials:
+        if root.file != model.KEY_STORE:
+            continue
+        # The files give this profile no credentials, and the key store does not list it.
+        if source not in profiles:
             findings.append(error(
                 f"source profile {source!r} is in neither {path} nor the AWS config",
                 f"add [{source}] with aws_access_key_id and aws_secret_access_key to {path} "
                 f"(aws configure --profile {source})",
             ))
-            continue
-        if "credential_process" in section or any(key.startswith("sso_") for key in section):
-            continue
-        missing = [key for key in ("aws_access_key_id", "aws_secret_access_key") if not section.get(key)]
-        if missing:
+        else:
             findings.append(error(
-                f"source profile {source!r} has no {' or '.join(missing)}",
-                f"add {' and '.join(missing)} under [{source}] in {path} (aws configure --profile {source})",
+                f"source profile {source!r} has no aws_access_key_id or aws_secret_access_key",
+                f"add aws_access_key_id and aws_secret_access_key under [{source}] in {path} (aws configure --profile {source})",
             ))
     return findings

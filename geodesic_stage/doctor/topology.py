@@ -32,7 +32,8 @@ def check_topology(name: str, stages: Mapping[str, Profile], root_account: Optio
 def _mfa_in_root(stages: Mapping[str, Profile], root_account: Optional[str]) -> List[Finding]:
     findings = []
     for profile in stages.values():
-        if root_account and profile.mfa_serial and re.match(limits.MFA_ARN, profile.mfa_serial):
+        # A virtual device's ARN names its account; a hardware token's serial number does not.
+        if root_account and profile.mfa_serial and profile.mfa_serial.startswith("arn:") and profile.mfa_serial.count(":") >= 5:
             account = profile.mfa_serial.split(":")[4]
             if account != root_account:
                 device = profile.mfa_serial.split(":", 5)[5]
