@@ -5,43 +5,46 @@ from __future__ import annotations
 import os
 from types import SimpleNamespace
 
-from geodesic_stage import awsconfig, chain, log, resolve
+from geodesic_stage import log
+from geodesic_stage.config import awsconfig, chain, resolve
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Stage
+from geodesic_stage.options import MFA_OPTIONS, STAGE_OPTIONS
 from geodesic_stage.record import replace
-from geodesic_stage.stages import StagesFile, load_stages
+from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
-def stage_in_use() -> str | None:
-    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
-    The one place that decides it for status, list, console and refresh."""
-    name = os.environ.get("STAGE")
-    return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
+# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it.
+# stage.sh's __geodesic_stage_current asks the same of the same variables (tests/test_stage_in_use.py).
+IN_USE = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION")
 
 
-# The options of `stage use` its block records (in shell.USED_WITH, as shell words), so that a renewal
-# in this shell or in a login shell started from it keeps the region, role, profile and duration chosen.
-# No secret (never --mfa-token), nor --no-prompt, which is that call's. option: (attribute, type)
-_KEPT = {
-    "--profile": ("profile", str), "--role": ("role", str), "--namespace": ("namespace", str), "--region": ("region", str),
-    "--duration": ("duration", int), "--session-duration": ("session_duration", int), "--direct": ("direct", bool),
-}
+def stage_in_use(environ=os.environ) -> str | None:
+    """The stage this shell holds: the one place that decides it for status, list, console, refresh and doctor."""
+    return environ.get("STAGE") if all(environ.get(name) for name in IN_USE) else None
+
+
+# The options of `stage use` its block records (in render.USED_WITH, as shell words), so that a renewal
+# in this shell or in a login shell started from it keeps the region, role, profile and duration chosen:
+# those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
+# option: (attribute, type)
+_KEPT = {o.name: (o.dest, o.value or bool) for o in (*STAGE_OPTIONS, *MFA_OPTIONS) if o.kept}
 
 
 def used_with(args) -> str:
-    """The record of the options `args` (a use's, or a renewal's) hold, for shell.USED_WITH: '' for none."""
+    """The record of the options `args` (a use's, or a renewal's) hold, for render.USED_WITH: '' for none."""
     chosen = [(option, getattr(args, name, None)) for option, (name, _) in _KEPT.items()]
     chosen = [(option, value) for option, value in chosen if value not in (None, False)]
     if not chosen:
         return ""
-    from geodesic_stage.shell import quote  # POSIX quoting, which shlex.split reads back (shlex costs a cached use its import)
+    from geodesic_stage.render import quote  # POSIX quoting, which shlex.split reads back (shlex costs a cached use its import)
 
     return " ".join(option if value is True else f"{option} {quote(str(value))}" for option, value in chosen)
 
 
 def recorded_use() -> dict:
-    """The options the shell's stage was used with, read back from shell.USED_WITH: {attribute: value}."""
-    from geodesic_stage.shell import USED_WITH
+    """The options the shell's stage was used with, read back from render.USED_WITH: {attribute: value}."""
+    from geodesic_stage.render import USED_WITH
 
     text = os.environ.get(USED_WITH, "")
     if not text:
@@ -72,9 +75,9 @@ def recorded_use() -> dict:
 
 def _may_hold_keys(profile: str) -> bool:
     """keystore.may_hold, asked only of a source the files give no keys: other stages never load the key store's module."""
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store
 
-    return keystore.may_hold(profile)
+    return store.may_hold(profile)
 
 
 class Context:
@@ -111,7 +114,7 @@ class Context:
         return self._credentials
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(
+        return resolve.resolve_stage(
             name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys,
             sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
         )
@@ -120,8 +123,8 @@ class Context:
         return resolve.known_stages(self.profiles, self.stages, self.request)
 
     def settings(self, args):
-        """The credentials.Settings of this run (imported here: status and list need none of that module)."""
-        from geodesic_stage.credentials import Settings
+        """The Settings of this run: the stages file's, or the flags'."""
+        from geodesic_stage.model import Settings
 
         direct = getattr(args, "direct", False)
         return Settings(

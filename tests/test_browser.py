@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geodesic_stage import browser
+from geodesic_stage.auth import browser
 
 URL = "https://signin.example/federation?Action=login&SigninToken=secret%2Ftoken"
 

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import BIN, clean_environ, needs_root, run_aws, run_cli
-from geodesic_stage import awsconfig
+from geodesic_stage.config import awsconfig
 from geodesic_stage.errors import ConfigError, StageError
-from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
+from geodesic_stage.config.stages_file import StageEntry, load_stages
+from geodesic_stage.lifetimes import DEFAULT_SESSION_SECONDS
 
 READERS = {
     "AWS config": awsconfig.load_profiles,

@@ -12,7 +12,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from conftest import BIN, FakeClock, clean_environ, run_cli
-from geodesic_stage import chain, doctor
+from geodesic_stage.config import chain
+from geodesic_stage.doctor import profiles as doctor
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Profile
 from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, write_token  # noqa: F401

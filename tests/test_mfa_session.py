@@ -229,7 +229,7 @@ SEPARATOR = st.text(st.sampled_from(" -\t"), max_size=2)
 @given(digits=st.text(st.sampled_from("0123456789"), min_size=6, max_size=6), gaps=st.lists(SEPARATOR, min_size=5, max_size=5),
        outer=st.tuples(st.sampled_from(["", " "]), st.sampled_from(["", " \n"])))
 def test_a_code_with_spaces_or_dashes_between_its_digits_is_its_six_digits(digits, gaps, outer):
-    from geodesic_stage.mfa import normalize_code, valid_code
+    from geodesic_stage.auth.mfa import normalize_code, valid_code
 
     typed = outer[0] + digits[0] + "".join(g + d for g, d in zip(gaps, digits[1:])) + outer[1]
     assert valid_code(typed)
@@ -238,6 +238,6 @@ def test_a_code_with_spaces_or_dashes_between_its_digits_is_its_six_digits(digit
 
 @pytest.mark.parametrize("typed", ["12345", "1234567", "123 45", "-123456", "123456-", "12345a", "١٢٣٤٥٦", "12 34 5 6 7", "123_456", ""])
 def test_anything_else_is_not_a_code(typed):
-    from geodesic_stage.mfa import valid_code
+    from geodesic_stage.auth.mfa import valid_code
 
     assert not valid_code(typed)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
-from geodesic_stage import context, shell
+from geodesic_stage import context, render
 from ptyshell import PS1
 from test_chain_use import MFA, add_config
 from test_integration import assert_one_line_error
@@ -83,11 +83,11 @@ source_profile = cpco
 @given(profile=HOSTILE, role=HOSTILE, region=HOSTILE, duration=st.none() | st.integers(0, 10**6), direct=st.booleans())
 def test_the_record_of_any_choices_reads_back_as_those_choices(workdir, profile, role, region, duration, direct):  # noqa: F811
     given_options = SimpleNamespace(profile=profile, role=role, region=region, duration=duration, direct=direct, mfa_token=CODE)
-    block = shell.render_exports(session(**SAMPLE), context.used_with(given_options))
+    block = render.render_exports(session(**SAMPLE), context.used_with(given_options))
 
-    record = eval_in_bash(block, workdir).get(shell.USED_WITH, "")
+    record = eval_in_bash(block, workdir).get(render.USED_WITH, "")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(shell.USED_WITH, record)
+        patch.setenv(render.USED_WITH, record)
         read_back = context.recorded_use()
 
     expected = {"profile": profile, "role": role, "region": region, "duration": duration, "direct": direct or None}

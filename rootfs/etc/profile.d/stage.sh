@@ -134,7 +134,7 @@ __geodesic_stage_state_now() {
 	# Renew only from an MFA session that outlasts these credentials (direct mode has
 	# none), at most once a minute and within a few seconds: a dead network costs one
 	# short wait, then the stale label. One hint per expiry: later failures are quiet.
-	if ((left < ${__geodesic_stage_renew_at:-600} && __geodesic_stage_session_epoch > __geodesic_stage_credential_epoch && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= ${__geodesic_stage_retry_after:-60})); then
+	if ((left < ${__geodesic_stage_renew_at:-600} && __geodesic_stage_session_epoch > __geodesic_stage_credential_epoch && __geodesic_stage_session_epoch > now + ${__geodesic_stage_margin:-60} && now - ${__geodesic_stage_renewing:-0} >= ${__geodesic_stage_retry_after:-60})); then
 		__geodesic_stage_renewing=$now
 		if [[ -n ${__geodesic_stage_hinted-} ]]; then
 			stage refresh --bounded 2>/dev/null && return 0
@@ -245,11 +245,11 @@ __geodesic_stage_login() {
 		__geodesic_stage_epoch session "${AWS_SESSION_EXPIRATION-}"
 		printf -v now '%(%s)T' -1
 		if ((__geodesic_stage_credential_epoch > now)); then
-			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + 60)) && { stage refresh --bounded || true; }
+			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + ${__geodesic_stage_margin:-60})) && { stage refresh --bounded || true; }
 			return 0
 		fi
 		# Expired, but what renews them lasts: renewed as the stage was used (its role, region...).
-		((session > now + 60)) && stage refresh --bounded 2>/dev/null && return 0
+		((session > now + ${__geodesic_stage_margin:-60})) && stage refresh --bounded 2>/dev/null && return 0
 	fi
 	if [[ $- == *i* && -t 0 && -t 2 ]]; then
 		stage use "$STAGE" || printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE' to try again" >&2
