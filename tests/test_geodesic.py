@@ -2,9 +2,10 @@
 ASSUME_ROLE, its own identity hook agrees with us without a code or an STS call per
 prompt, nested and second login shells ask nothing, and scripts see no prompt.
 
-The geodesic parts are stand-ins written for these tests (tests/data/geodesic-*.sh):
-a PROMPT_HOOKS loop, a prompt with PROMPT_STYLE's marks, and an identity hook that
-calls the real `aws` twice, as geodesic 4.x's prompt.sh and aws.sh do.
+The geodesic parts are stand-ins written for these tests (tests/data/geodesic-*.sh) from a reading
+of geodesic 4.3.0 to 4.5.1: the PROMPT_HOOKS loop, the prompt with PROMPT_STYLE's marks, and the
+identity hook with geodesic's names and fingerprint, which runs the real `aws` twice when the
+fingerprint changes.
 """
 
 import re
@@ -18,8 +19,8 @@ from ptyshell import MFA_PROMPT, PS1
 CODE = "123456"
 MINUTES = 60
 HOURS = 3600
-# PROMPT_STYLE: (active mark, inactive mark) as the stand-in draws them, colour stripped.
-MARKS = {"plain": ("»", "·"), "unicode": ("✅", "❌"), "fancy": ("√", "✗")}
+# PROMPT_STYLE: (active mark, inactive mark) as geodesic draws them, colour stripped.
+MARKS = {"plain": ("»", "·"), "unicode": ("✅", "❌"), "fancy": ("√", "✗"), "default": ("√", "✗")}
 
 
 def geodesic_login(home, environ: dict) -> None:
@@ -41,8 +42,8 @@ def first_prompt(s) -> str:
 
 
 def drawn(prompt_line: str) -> tuple:
-    """(mark, role) of geodesic's ` MARK LEVEL [ROLE] ` prompt."""
-    found = re.fullmatch(rf" (\S+) \S+ \[([^]]+)\] {re.escape(PS1)}", prompt_line)
+    """(mark, role) of geodesic's ` MARK LEVEL [ROLE] DIR ` prompt."""
+    found = re.fullmatch(rf" (\S+) \S+ \[([^]]+)\] \S+ {re.escape(PS1)}", prompt_line)
     assert found, f"not geodesic's prompt: {prompt_line!r}"
     return found.group(1), found.group(2)
 
@@ -93,7 +94,7 @@ def test_in_one_account_every_stage_shares_a_role_yet_the_prompt_names_the_chose
     assert drawn(s.last_prompt_line())[1] == "cpco-staging-admin"
     # Without AWS_PROFILE, geodesic names the role after the first profile that assumes it.
     s.run("unset AWS_PROFILE")
-    assert drawn(s.last_prompt_line())[1] == "cpco-root-admin", "the stand-in maps a role back to a profile"
+    assert drawn(s.last_prompt_line())[1] == "cpco-root-admin", "geodesic maps a role back to a profile"
 
     assert "!mixed!" not in transcript(s)
     assert mfa_prompts(s) == 1
