@@ -7,6 +7,7 @@ cannot hold (NUL) are refused rather than mangled.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -105,7 +106,8 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
 
 def render_exports(session: Session) -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
-    know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
+    know: the variables a stage sets (to keep the user's own), the renewal thresholds and,
+    inside geodesic, what answers its identity check.
     A region-less profile leaves the region alone: the function restores the user's first."""
     handed = {
         "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
@@ -113,8 +115,24 @@ def render_exports(session: Session) -> str:
         "__geodesic_stage_login_renew_at": str(RENEW_SECONDS),
         "__geodesic_stage_retry_after": str(RETRY_SECONDS),
     }
+    mtime = _geodesic_credentials_mtime()
+    if mtime is not None:
+        handed["__geodesic_stage_credentials_mtime"] = mtime
     header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
     return header + "\n" + render(environment(session))
+
+
+def _geodesic_credentials_mtime() -> str | None:
+    """Inside geodesic (its aws.sh exports GEODESIC_AWS_HOME), the credentials file's mtime as its
+    identity hook reads it, `stat -c %Y` of the file itself, '' when there is none; stage.sh answers
+    that hook with it (see __geodesic_stage_answer). None outside geodesic."""
+    home = os.environ.get("GEODESIC_AWS_HOME")
+    if home is None:
+        return None
+    try:
+        return str(os.lstat(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home + "/credentials").st_mtime_ns // 10**9)
+    except (OSError, ValueError):
+        return ""
 
 
 def render_unset(names: Iterable[str] = VARIABLES) -> str:
