@@ -7,6 +7,7 @@ cannot hold (NUL) are refused rather than mangled.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -103,7 +104,8 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
 
 def render_exports(session: StageCredentials, used_with: str = "") -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
-    know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
+    know: the variables a stage sets (to keep the user's own), the renewal thresholds and,
+    inside geodesic, what answers its identity check.
     A region-less profile leaves the region alone: the function restores the user's first.
     `used_with` records the options the use was given (context.used_with), for renewals."""
     handed = {
@@ -113,11 +115,27 @@ def render_exports(session: StageCredentials, used_with: str = "") -> str:
         "__geodesic_stage_retry_after": str(PROMPT_RETRY_SECONDS),
         "__geodesic_stage_margin": str(CALL_MARGIN_SECONDS),
     }
+    mtime = _geodesic_credentials_mtime()
+    if mtime is not None:
+        handed["__geodesic_stage_credentials_mtime"] = mtime
     header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
     env = environment(session)
     if used_with:
         env[USED_WITH] = used_with
     return header + "\n" + render(env)
+
+
+def _geodesic_credentials_mtime() -> str | None:
+    """Inside geodesic (its aws.sh exports GEODESIC_AWS_HOME), the credentials file's mtime as its
+    identity hook reads it, `stat -c %Y` of the file itself, '' when there is none; stage.sh answers
+    that hook with it (see __geodesic_stage_answer). None outside geodesic."""
+    home = os.environ.get("GEODESIC_AWS_HOME")
+    if home is None:
+        return None
+    try:
+        return str(os.lstat(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home + "/credentials").st_mtime_ns // 10**9)
+    except (OSError, ValueError):
+        return ""
 
 
 def render_unset(names: Iterable[str] = VARIABLES) -> str:

@@ -110,6 +110,35 @@ def test_the_thresholds_stage_sh_falls_back_on_are_the_ones_python_hands_it():
         assert defaults == {value}, f"{name}: stage.sh falls back on {defaults}, Python says {value}"
 
 
+def test_inside_geodesic_the_block_hands_over_the_credentials_files_mtime_as_geodesics_hook_reads_it(tmp_path, monkeypatch):
+    """geodesic's identity hook fingerprints `stat -c %Y` of ${AWS_SHARED_CREDENTIALS_FILE:-$GEODESIC_AWS_HOME/credentials}
+    (a link itself, not what it points to); stage.sh answers the hook with the figure Python hands over."""
+    import shlex
+
+    def handed() -> dict:
+        return dict(word.split("=", 1) for word in shlex.split(render.render_exports(session(**SAMPLE)).splitlines()[0]))
+
+    def stat(path) -> str:
+        return subprocess.run(["stat", "-c", "%Y", str(path)], capture_output=True, text=True).stdout.strip()
+
+    target, aws = tmp_path / "keys", tmp_path / ".aws"
+    target.write_text("[cpco]\n")
+    aws.mkdir()
+    (aws / "credentials").symlink_to(target)
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    os.utime(aws / "credentials", (1_500_000_000, 1_500_000_000), follow_symlinks=False)
+    monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE", raising=False)
+    monkeypatch.delenv("GEODESIC_AWS_HOME", raising=False)
+    assert "__geodesic_stage_credentials_mtime" not in handed(), "outside geodesic the block is as it was"
+
+    monkeypatch.setenv("GEODESIC_AWS_HOME", str(aws))
+    assert handed()["__geodesic_stage_credentials_mtime"] == stat(aws / "credentials") == "1500000000"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(target))
+    assert handed()["__geodesic_stage_credentials_mtime"] == stat(target) == "1000000000"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    assert handed()["__geodesic_stage_credentials_mtime"] == stat(tmp_path / "none") == ""
+
+
 def test_use_block_for_a_profile_without_region_leaves_the_region_alone(workdir):
     block = render.render_exports(session(**dict(SAMPLE, region=None)))
     assert "AWS_REGION" not in block.split("\n", 1)[1]

@@ -34,6 +34,7 @@ stage() {
 				__geodesic_stage_restore
 			fi
 			eval "$__gs_out"
+			__geodesic_stage_answer
 		fi
 		__geodesic_stage_label
 		return "$__gs_status"
@@ -69,6 +70,22 @@ __geodesic_stage_restore() {
 	local IFS=$' \t\n'
 	[[ -z ${__geodesic_stage_variables-} ]] || unset ${__geodesic_stage_variables}
 	eval "${__geodesic_stage_saved-}"
+}
+
+# Inside geodesic (4.3 to 4.5), its prompt hook refresh_current_aws_role_if_needed runs
+# `aws sts get-caller-identity` with the keys and with --profile whenever its fingerprint of the
+# exported AWS_PROFILE, the credentials file's mtime and the access key changes. Keys we just
+# exported for AWS_PROFILE answer that: note the fingerprint as its hook would after finding both
+# the same, beside the ASSUME_ROLE it would then set (the profile). The mtime comes from the
+# Python side, sparing a process. A profile geodesic names itself (default, *-identity), and a
+# geodesic without that hook, keep its own check; so does anything changed after us.
+__geodesic_stage_answer() {
+	local __gs_profile __gs_exported='^declare -[^ x]*x[^ x]* '
+	[[ -n ${__geodesic_stage_credentials_mtime+set} && ${AWS_PROFILE-} != default && ${AWS_PROFILE-} != *-identity ]] &&
+		declare -F refresh_current_aws_role_if_needed >/dev/null || return 0
+	__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
+	[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	export GEODESIC_AWS_ROLE_CACHE="$__gs_profile/$__geodesic_stage_credentials_mtime/${AWS_ACCESS_KEY_ID-}"
 }
 
 # Seconds since the epoch of an RFC 3339 UTC time, in pure bash, into the
