@@ -88,7 +88,7 @@ def test_get_answers_for_the_stage_from_its_role_and_caches_the_password_for_hal
 
 def imported_modules_of_helper(env: dict) -> set:
     done = subprocess.run(
-        [str(BIN / "python"), "-X", "importtime", "-c", "import sys; from geodesic_stage.ecr.helper import main; sys.exit(main(['get']))"],
+        [str(BIN / "python"), "-X", "importtime", "-c", "import sys; from geodesic_stage.docker_credential import main; sys.exit(main(['get']))"],
         env=env, input=PROD_REGISTRY, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -181,7 +181,7 @@ def test_the_token_is_an_exec_credential_of_the_version_kubectl_asks_for_and_is_
     sts.reset()
     modules = imported_modules(in_prod, *argv)
     assert "geodesic_stage.eks.token" in modules and heavy(modules) == set(), sorted(heavy(modules))
-    assert {"configobj", "geodesic_stage.context", "geodesic_stage.credentials"}.isdisjoint(modules)
+    assert {"configobj", "geodesic_stage.context", "geodesic_stage.creds.obtain"}.isdisjoint(modules)
     assert sts.calls == []
 
 

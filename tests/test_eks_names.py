@@ -10,7 +10,7 @@ from geodesic_stage.eks.cluster import Cluster, configured, of_stage
 from geodesic_stage.eks.kubeconfig import NO_SERVER, document
 from geodesic_stage.eks.token import api_version
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.stages import StageEntry, StagesFile
+from geodesic_stage.config.stages_file import StageEntry, StagesFile
 
 PATH = "/etc/geodesic/stages.conf"
 

@@ -9,13 +9,6 @@ from geodesic_stage.errors import AwsError, ConfigError
 HELP = "print an EKS token for STAGE as kubectl's exec plugin wants it (the kubeconfig of 'stage use' runs this); never asks for a code"
 EXAMPLE = """geodesic-stage eks-token prod --cluster acme-prod-eks-cluster
   in a kubeconfig user:  exec: {command: geodesic-stage, args: [eks-token, prod], interactiveMode: Never}"""
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("stage")
-    parser.add_argument("--cluster", metavar="NAME", help="the EKS cluster (default: the stage's eks_cluster in the stages file)")
-    parser.add_argument("--eks-region", metavar="REGION", help="the cluster's region (default: eks_region, else the stage's region)")
 
 
 def _request(args) -> list:
@@ -40,28 +33,29 @@ def served(args) -> bool:
 
 
 def run(args, context):
-    from geodesic_stage import credentials, mfa
+    from geodesic_stage.auth import mfa
+    from geodesic_stage.creds.obtain import identity, obtain
 
     files = tokens.stamps()
     stage = context.stage(args.stage)
     cluster = _cluster(args, context, stage)
     version = tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))
-    identity = credentials.identity(stage)
-    tokens.remember(_request(args), files, identity)
+    whose = identity(stage)
+    tokens.remember(_request(args), files, whose)
     now = clock.now()
-    token = tokens.cached(identity, cluster, now)
+    token = tokens.cached(whose, cluster, now)
     if token is None:
         _refuse_an_undescribed_cluster(stage, cluster, context)
         advice = f"run 'stage use {stage.name}'"
-        session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+        session = obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
         token = tokens.new(stage.profile, session.credentials, cluster, now)
-        tokens.keep(identity, cluster, token)
+        tokens.keep(whose, cluster, token)
     sys.stdout.write(tokens.exec_credential(token, version))
     return 0
 
 
 def _cluster(args, context, stage) -> clusters.Cluster:
-    from geodesic_stage.resolve import namespace_of
+    from geodesic_stage.config.resolve import namespace_of
 
     if args.cluster:
         region = args.eks_region or stage.profile.region

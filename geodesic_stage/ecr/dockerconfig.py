@@ -13,9 +13,10 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 
-from geodesic_stage import cache, log
-from geodesic_stage.ecr.auth import directory
+from geodesic_stage import cachekeys, log
 from geodesic_stage.ecr.registries import Registry
+from geodesic_stage.store import files
+from geodesic_stage.store.cli_cache import JsonFileCache, ecr_cache_dir
 
 HELPER = "geodesic-stage"  # docker runs docker-credential-<this>
 CONFIG = "config.json"
@@ -23,7 +24,7 @@ SOURCE = ".geodesic-stage-source"  # which directory of the user's the copy was 
 
 
 def _root() -> str:
-    return os.path.join(directory(), "docker")
+    return os.path.join(ecr_cache_dir(), "docker")
 
 
 def ours(path: str) -> bool:
@@ -45,7 +46,7 @@ def users_directory(environ: Mapping[str, str]) -> str:
 
 def exports(stage: str, profile: str, registries: Sequence[Registry], environ: Mapping[str, str]) -> dict[str, str]:
     source = users_directory(environ)
-    target = os.path.join(_root(), cache.stage_file_key(stage, profile))
+    target = os.path.join(_root(), cachekeys.stage_file_key(stage, profile))
     try:
         write(source, target, registries)
     except OSError as e:
@@ -59,13 +60,12 @@ def write(source: str, target: str, registries: Sequence[Registry]) -> None:
     helpers = dict(config.get("credHelpers") or {}) if isinstance(config.get("credHelpers"), dict) else {}
     helpers.update({registry.host: HELPER for registry in registries})
     config["credHelpers"] = helpers
-    files = cache.JsonFileCache(target)
-    if files.get("config") != config:
-        files.put("config", config)
+    copy = JsonFileCache(target)
+    if copy.get("config") != config:
+        copy.put("config", config)
     marker = os.path.join(target, SOURCE)
     if _read_text(marker) != source:
-        with open(marker, "w", encoding="utf-8") as f:
-            f.write(source)
+        files.write_atomically(marker, source.encode("utf-8"))
     _link(source, target)
 
 

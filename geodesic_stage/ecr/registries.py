@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+from geodesic_stage.config.limits import AWS_REGION_NAME
+from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.record import Record
-from geodesic_stage.stages import StagesFile
 
-_HOST = re.compile(r"(\d{12})\.dkr\.ecr(-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(\.cn)?\Z")
-_ENTRY = re.compile(r"(\d{12})(?::([a-z]{2}(?:-[a-z]+)+-\d))?\Z")
+# Patterns as text: re compiles them when first matched, not at every cached use of a stage without registries.
+_HOST = rf"(\d{{12}})\.dkr\.ecr(-fips)?\.({AWS_REGION_NAME})\.amazonaws\.com(\.cn)?\Z"
+_ENTRY = rf"(\d{{12}})(?::({AWS_REGION_NAME}))?\Z"
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
@@ -49,7 +51,7 @@ def of_stage(stage: str, stages: StagesFile, account_id: str, region: str | None
             continue
         registry = parse_host(word)
         if registry is None:
-            match = _ENTRY.match(word)
+            match = re.match(_ENTRY, word)
             if not match:
                 raise ConfigError(
                     f"{where} ecr_registries has {word!r}; give ACCOUNT_ID, ACCOUNT_ID:REGION or the registry host, "
@@ -71,5 +73,5 @@ def parse_host(server: str) -> Registry | None:
     text = server.strip()
     text = text.split("://", 1)[1] if "://" in text else text
     host = text.split("/", 1)[0].rsplit(":", 1)[0] if text else ""
-    match = _HOST.match(host.lower())
+    match = re.match(_HOST, host.lower())
     return Registry(account_id=match.group(1), region=match.group(3)) if match else None

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 
+from geodesic_stage.config.limits import AWS_REGION_NAME, EKS_CLUSTER_NAME
+from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.record import Record
-from geodesic_stage.stages import StagesFile
 
-# EKS's own rule for cluster names (CreateCluster): a letter or digit, then letters, digits, - and _.
-_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}\Z")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d\Z")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# Patterns as text: re compiles them when first matched, not at every cached use of a stage without a cluster.
+_PLACEHOLDER = r"\{([^{}]*)\}"
 PLACEHOLDERS = ("namespace", "environment", "stage", "region")
 _FIXES = {
     "namespace": "set namespace in the stages file (or NAMESPACE)",
@@ -54,12 +53,12 @@ def of_stage(stage: str, stages: StagesFile, namespace: str | None, region: str 
 
 def checked(name: str, region: str, where: str) -> Cluster:
     """A cluster whose name EKS allows and whose region is a region name; `where` names the setting that gave them."""
-    if not _NAME.match(name):
+    if not re.match(EKS_CLUSTER_NAME, name):
         raise ConfigError(
             f"{where} gives the EKS cluster name {name!r}, which EKS does not allow; "
             "use letters, digits, - and _ (up to 100, starting with a letter or digit)"
         )
-    if not _REGION.match(region):
+    if not re.match(AWS_REGION_NAME + r"\Z", region):
         raise ConfigError(f"{where}: the EKS region {region!r} is not an AWS region name; e.g. eks_region = us-west-2")
     return Cluster(name=name, region=region)
 
@@ -75,4 +74,4 @@ def fill(pattern: str, where: str, **values: str | None) -> str:
             raise ConfigError(f"{where} uses {{{key}}}, which has no value here; {_FIXES[key]}")
         return values[key]
 
-    return _PLACEHOLDER.sub(value, pattern)
+    return re.sub(_PLACEHOLDER, value, pattern)

@@ -11,30 +11,28 @@ from __future__ import annotations
 
 import os
 
-from geodesic_stage import cache, log
+from geodesic_stage import cachekeys, log
+from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.eks import cluster as clusters
-from geodesic_stage.eks.describe import Description
-from geodesic_stage.eks.token import API_VERSIONS, directory
-from geodesic_stage.model import Session
-from geodesic_stage.stages import StagesFile
+from geodesic_stage.eks import describe
+from geodesic_stage.eks.token import API_VERSIONS
+from geodesic_stage.model import StageCredentials
+from geodesic_stage.store.cli_cache import JsonFileCache, eks_cache_dir
 
 # The server of a stage that has no cluster to reach: never resolved, since its token command refuses first.
 NO_SERVER = "https://no-eks-cluster.invalid"
 COMMAND = "geodesic-stage"
 
 
-def exports(session: Session, stages: StagesFile, namespace: str | None) -> dict[str, str]:
-    """KUBECONFIG for the stage of `session`, when the team keeps EKS clusters in its stages file."""
-    if not clusters.configured(stages):
-        return {}
+def exports(session: StageCredentials, stages: StagesFile, namespace: str | None) -> dict[str, str]:
+    """KUBECONFIG for the stage of `session`, in a team that keeps EKS clusters in its stages file
+    (clusters.configured): a stage of theirs without one gets a kubeconfig that says so."""
     stage, profile = session.stage, session.stage.profile
     cluster = clusters.of_stage(stage.name, stages, namespace, profile.region)
     description = None
     if cluster is None:
         log.debug(f"stage {stage.name} has no EKS cluster in {stages.path}: its kubeconfig says so to kubectl")
     else:
-        from geodesic_stage.eks import describe
-
         description = describe.current(profile, session.credentials, cluster)
         if description.problem:
             log.say(f"warning: {description.problem}; kubectl will say so until eks_cluster of {stage.name} in {stages.path} names a cluster it can reach")
@@ -45,7 +43,7 @@ def exports(session: Session, stages: StagesFile, namespace: str | None) -> dict
         return {}
 
 
-def document(stage: str, profile: str, cluster: clusters.Cluster | None, description: Description | None) -> dict:
+def document(stage: str, profile: str, cluster: clusters.Cluster | None, description: describe.Description | None) -> dict:
     """The kubeconfig: one cluster, one user, one context named after the stage, current."""
     args = ["eks-token", stage, "--profile", profile]
     server = {"server": NO_SERVER}
@@ -74,13 +72,13 @@ def document(stage: str, profile: str, cluster: clusters.Cluster | None, descrip
 
 
 def _directory() -> str:
-    return os.path.join(directory(), "kubeconfig")
+    return os.path.join(eks_cache_dir(), "kubeconfig")
 
 
 def write(stage: str, profile: str, doc: dict) -> str:
     """The file's path, written atomically (0600, in 0700 directories) unless it already holds `doc`."""
-    files = cache.JsonFileCache(_directory())
-    key = cache.stage_file_key(stage, profile)
+    files = JsonFileCache(_directory())
+    key = cachekeys.stage_file_key(stage, profile)
     if files.get(key) != doc:
         files.put(key, doc)
     return files.path(key)

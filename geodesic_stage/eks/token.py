@@ -1,10 +1,11 @@
 """EKS bearer tokens, as aws-iam-authenticator reads them and `aws eks get-token` makes them.
 
 `k8s-aws-v1.` + the unpadded base64url of a GetCallerIdentity URL presigned with the stage's
-credentials and the signed header `x-k8s-aws-id: CLUSTER`. The cluster takes it for 15 minutes
-from its X-Amz-Date; kubectl is told 14. Tokens are cached per identity, cluster and region and
-served while a minute is left: a hit loads neither boto3 nor botocore, and reads no config file
-while the files the stage's identity was worked out from are unchanged (remembered).
+credentials and the signed header `x-k8s-aws-id: CLUSTER` (aws.eks.identity_url). The cluster takes
+it for 15 minutes from its X-Amz-Date; kubectl is told less (lifetimes). Tokens are cached per
+identity, cluster and region and served while they last the margin: a hit loads neither boto3 nor
+botocore, and reads no config file while the files the stage's identity was worked out from are
+unchanged (remembered).
 """
 
 from __future__ import annotations
@@ -13,19 +14,15 @@ import json
 import os
 from datetime import datetime, timedelta
 
-from geodesic_stage import cache, clock, log
-from geodesic_stage.cache import sha1
+from geodesic_stage import cachekeys, clock, log
 from geodesic_stage.eks.cluster import Cluster
 from geodesic_stage.errors import ConfigError
+from geodesic_stage.lifetimes import EKS_PRESIGN_SECONDS, EKS_TOKEN_MARGIN_SECONDS, EKS_TOKEN_SECONDS
 from geodesic_stage.model import Credentials, Profile
 from geodesic_stage.record import Record
+from geodesic_stage.store.cli_cache import JsonFileCache, eks_cache_dir, secret_and_time
 
 PREFIX = "k8s-aws-v1."
-CLUSTER_HEADER = "x-k8s-aws-id"
-# The URL's own X-Amz-Expires, which the cluster ignores (it counts 15 minutes from X-Amz-Date); the AWS CLI's value.
-PRESIGN_SECONDS = 60
-TOKEN_SECONDS = 14 * 60
-SERVE_MARGIN_SECONDS = 60
 API_VERSIONS = ("client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1")
 
 
@@ -35,45 +32,25 @@ class Token(Record):
     expiration: datetime
 
 
-def directory() -> str:
-    """Where tokens and cluster descriptions are kept: beside the MFA sessions, as private as they are."""
-    return os.path.join(cache.session_cache_dir(), "eks")
-
-
-def _key(identity: str, cluster: Cluster) -> str:
-    args = {"Identity": identity, "Cluster": cluster.name, "Region": cluster.region}
-    return "token-" + sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def cached(identity: str, cluster: Cluster, now: datetime) -> Token | None:
-    """The cached token while it has more than a minute left (and is not from the future)."""
-    entry = cache.JsonFileCache(directory()).get(_key(identity, cluster))
-    try:
-        value, expiration = entry["token"], clock.parse_timestamp(entry["expiration"])
-    except (TypeError, KeyError, ValueError):
+    """The cached token while it lasts the margin (and is not from the future)."""
+    found = secret_and_time(JsonFileCache(eks_cache_dir()).get(cachekeys.eks_token_key(identity, cluster)), "token", "expiration")
+    if found is None or not found[0].startswith(PREFIX):
         return None
-    if not (isinstance(value, str) and value.startswith(PREFIX) and value.isprintable()):
-        return None
-    left = (expiration - now).total_seconds()
-    return Token(value, expiration) if SERVE_MARGIN_SECONDS <= left <= TOKEN_SECONDS else None
+    left = (found[1] - now).total_seconds()
+    return Token(*found) if EKS_TOKEN_MARGIN_SECONDS <= left <= EKS_TOKEN_SECONDS else None
 
 
 def new(profile: Profile, credentials: Credentials, cluster: Cluster, now: datetime) -> Token:
     """A token signed with exactly `credentials` (STS in the cluster's region, AWS_ENDPOINT_URL_STS honoured)."""
     import base64
 
-    from geodesic_stage import sts
+    from geodesic_stage.aws import eks
 
-    client = sts._client(profile, credentials, "sts", cluster.region)
-
-    def name_the_cluster(request, **kwargs):
-        request.headers[CLUSTER_HEADER] = cluster.name
-
-    client.meta.events.register("before-sign.sts.GetCallerIdentity", name_the_cluster)
-    url = client.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=PRESIGN_SECONDS, HttpMethod="GET")
+    url = eks.identity_url(profile, credentials, cluster.name, cluster.region, EKS_PRESIGN_SECONDS)
     log.debug(f"EKS token for {cluster.name} presigned at {url.split('?')[0]}")
     value = PREFIX + base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
-    expiration = now + timedelta(seconds=TOKEN_SECONDS)
+    expiration = now + timedelta(seconds=EKS_TOKEN_SECONDS)
     if credentials.expiration is not None:
         expiration = min(expiration, credentials.expiration)
     return Token(value, expiration)
@@ -81,16 +58,18 @@ def new(profile: Profile, credentials: Credentials, cluster: Cluster, now: datet
 
 def keep(identity: str, cluster: Cluster, token: Token) -> None:
     try:
-        cache.JsonFileCache(directory()).put(_key(identity, cluster), {"token": token.value, "expiration": clock.rfc3339(token.expiration)})
+        JsonFileCache(eks_cache_dir()).put(
+            cachekeys.eks_token_key(identity, cluster), {"token": token.value, "expiration": clock.rfc3339(token.expiration)}
+        )
     except OSError as e:
-        log.debug(f"could not cache the EKS token in {directory()} ({e.strerror}); the next call makes another")
+        log.debug(f"could not cache the EKS token in {eks_cache_dir()} ({e.strerror}); the next call makes another")
 
 
 def stamps() -> list:
     """The files a stage's identity is worked out from, as they are now: the AWS config, the credentials
     file and the stages file (path, inode, size and mtime; None for one that is not there)."""
-    from geodesic_stage.awsconfig import config_path, credentials_path
-    from geodesic_stage.stages import stages_path
+    from geodesic_stage.config.awsconfig import config_path, credentials_path
+    from geodesic_stage.config.stages_file import stages_path
 
     found = []
     for path in (config_path(), credentials_path(), stages_path()):
@@ -102,13 +81,9 @@ def stamps() -> list:
     return found
 
 
-def _request_key(request: list) -> str:
-    return "identity-" + sha1(json.dumps(request).encode("utf-8")).hexdigest()
-
-
 def remembered(request: list) -> str | None:
     """The identity these words (stage, options, NAMESPACE) were worked out to, if its files are unchanged since."""
-    entry = cache.JsonFileCache(directory()).get(_request_key(request))
+    entry = JsonFileCache(eks_cache_dir()).get(cachekeys.eks_identity_key(request))
     if entry and isinstance(entry.get("identity"), str) and entry.get("files") == stamps():
         return entry["identity"]
     return None
@@ -117,9 +92,9 @@ def remembered(request: list) -> str | None:
 def remember(request: list, files: list, identity: str) -> None:
     """`files`: their stamps() from before they were read, so that a change while reading is never hidden."""
     try:
-        cache.JsonFileCache(directory()).put(_request_key(request), {"identity": identity, "files": files})
+        JsonFileCache(eks_cache_dir()).put(cachekeys.eks_identity_key(request), {"identity": identity, "files": files})
     except OSError as e:
-        log.debug(f"could not remember the identity in {directory()} ({e.strerror})")
+        log.debug(f"could not remember the identity in {eks_cache_dir()} ({e.strerror})")
 
 
 def api_version(exec_info: str | None) -> str:
