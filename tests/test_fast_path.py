@@ -167,6 +167,37 @@ def test_a_cached_use_status_and_list_load_only_the_modules_of_the_fast_path(env
     assert sts.calls == []
 
 
+# What kubectl's call for a cached token loads beyond the interpreter (test_eks drives a real kubectl):
+# the words read quickly, the token and the remembered identity read from the cache, and the three
+# files' stamps; none of the config files is read (no config.chain, no context, no creds).
+FAST_EKS_TOKEN = {
+    "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.eks_token",
+    "geodesic_stage.errors", "geodesic_stage.log", "geodesic_stage.options", "geodesic_stage.lifetimes",
+    "geodesic_stage.auth", "geodesic_stage.auth.passphrase",
+    "geodesic_stage.eks", "geodesic_stage.eks.cluster", "geodesic_stage.eks.token",
+    "geodesic_stage.record", "geodesic_stage.model", "geodesic_stage.clock", "geodesic_stage.cachekeys",
+    "geodesic_stage.store", "geodesic_stage.store.files", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.config", "geodesic_stage.config.limits", "geodesic_stage.config.stages_file",
+    "geodesic_stage.config.textfile", "geodesic_stage.config.awsconfig",
+}
+
+
+@ANY_TOPOLOGY
+def test_a_cached_eks_token_loads_only_the_modules_of_its_path(env, topology, sts, home):
+    """kubectl runs the token command at every call: a cached token is its fast path."""
+    assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0
+    # Named by flags, as the kubeconfig of `stage use` names it: the first call signs (no EKS call), the next are hits.
+    argv = ("eks-token", "testing", "--profile", "cpco-testing-admin", "--cluster", "cpco-testing-eks", "--eks-region", "us-west-2")
+    first = run_cli(env, *argv)
+    assert first.returncode == 0, first.stderr
+    sts.reset()
+
+    code, modules = loaded_modules(env, *argv)
+    assert code == 0
+    assert modules - loaded_modules(env)[1] - FAST_STDLIB - FAST_EKS_TOKEN == set()
+    assert sts.calls == []
+
+
 @ANY_TOPOLOGY
 def test_the_fast_path_check_sees_a_module_that_joins_it(env, topology):
     """The check above can fail: `use` with a word the quick reader leaves to argparse loads argparse."""
