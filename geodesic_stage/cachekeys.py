@@ -9,9 +9,6 @@ are those of what a stage's credentials sign (EKS tokens, ECR passwords) and of 
 
 from __future__ import annotations
 
-import json
-import re
-
 try:  # CPython's own SHA-1: hashlib loads OpenSSL first, some 3 ms of every cached use
     from _sha1 import sha1
 except ImportError:
@@ -19,6 +16,8 @@ except ImportError:
 
 
 def _digest(args: dict, separators=None) -> str:
+    import json  # here: kubectl's cached token (eks_served_key) reads no JSON
+
     return sha1(json.dumps(args, sort_keys=True, separators=separators).encode("utf-8")).hexdigest()
 
 
@@ -78,9 +77,10 @@ def eks_cluster_key(account_id: str, cluster) -> str:
     return "cluster-" + _digest({"Account": account_id, "Name": cluster.name, "Region": cluster.region})
 
 
-def eks_identity_key(request: list) -> str:
-    """The identity a token request (its words and NAMESPACE) was worked out to."""
-    return "identity-" + _digest(request)
+def eks_served_key(request: list) -> str:
+    """kubectl's call for a token, answered as before while nothing it depends on changed: the words, the
+    environment and the config files' stamps (eks.served.request)."""
+    return "served-" + sha1("\0".join(request).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def ecr_password_key(identity: str, registry) -> str:
@@ -91,6 +91,8 @@ def ecr_password_key(identity: str, registry) -> str:
 def stage_file_key(stage: str, profile: str) -> str:
     """A file name for what is written per stage and profile (its kubeconfig, its docker config) that says
     whose it is; names that are not plain go by their digest."""
+    import re
+
     name = f"{stage}.{profile}"
     if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
         return name

@@ -59,7 +59,7 @@ def _quick_args(words) -> SimpleNamespace | None:
     found.update(zip(positionals, given))
     # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
     module = __import__(f"geodesic_stage.commands.{_BY_NAME[command]}", fromlist=["run"])
-    return SimpleNamespace(**found, run=module.run, served=getattr(module, "served", None))
+    return SimpleNamespace(**found, run=module.run, from_cache=getattr(module, "from_cache", None))
 
 
 def _dest(option: str) -> str:
@@ -108,7 +108,7 @@ def build_parser(only: str | None = None):
             for action, words in table.actions.items():
                 _add_words(actions.add_parser(action, help=ACTION_HELP[action]), words)
         _add_words(command, table)
-        command.set_defaults(run=module.run, served=getattr(module, "served", None))
+        command.set_defaults(run=module.run, from_cache=getattr(module, "from_cache", None))
     return parser
 
 
@@ -176,7 +176,7 @@ def main(argv=None) -> int:
         else:
             log.hide_warnings()
         # A command that can answer from its cache alone (kubectl's token) does, before the config files are read.
-        if getattr(args, "served", None) and args.served(args):
+        if getattr(args, "from_cache", None) and args.from_cache(args):
             return 0
         from geodesic_stage.context import Context
 

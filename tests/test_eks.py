@@ -177,11 +177,12 @@ def test_the_token_is_an_exec_credential_of_the_version_kubectl_asks_for_and_is_
     assert timedelta(minutes=13) < expires - datetime.now(timezone.utc) <= timedelta(minutes=14)
     assert eks.fakes[CLUSTERS["prod"]].authenticate(f"Bearer {token}") == role_of("prod")
 
-    # A hit reads the cache: no boto3, botocore or prompt_toolkit, no STS, and not even the config files.
+    # kubectl's next call (the same words and KUBERNETES_EXEC_INFO) is a hit: no boto3, botocore or
+    # prompt_toolkit, no STS, and not even the config files.
     sts.reset()
-    modules = imported_modules(in_prod, *argv)
-    assert "geodesic_stage.eks.token" in modules and heavy(modules) == set(), sorted(heavy(modules))
-    assert {"configobj", "geodesic_stage.context", "geodesic_stage.creds.obtain"}.isdisjoint(modules)
+    modules = imported_modules(dict(in_prod, KUBERNETES_EXEC_INFO=info), *argv)
+    assert "geodesic_stage.eks.served" in modules and heavy(modules) == set(), sorted(heavy(modules))
+    assert {"configobj", "geodesic_stage.context", "geodesic_stage.creds.obtain", "geodesic_stage.eks.token"}.isdisjoint(modules)
     assert sts.calls == []
 
 
@@ -252,13 +253,13 @@ def test_under_kubectl_an_expired_mfa_session_gives_one_line_and_no_prompt(eks, 
     eks.cluster("prod", CLUSTERS["prod"])
     s = shell()
     s.run("stage use prod")
-    # The MFA session and the role's credentials end; no token is cached.
+    # The MFA session and the role's credentials end; no token is cached, nor kubectl's answer.
     cache = home / ".aws" / "cli" / "cache"
     for entry in [*cache.glob("*.json"), *cache.glob("geodesic-stage/*.json")]:
         document = json.loads(entry.read_text())
         document["Credentials"]["Expiration"] = "2020-01-01T00:00:00Z"
         entry.write_text(json.dumps(document))
-    for token in cache.glob("geodesic-stage/eks/token-*.json"):
+    for token in [*cache.glob("geodesic-stage/eks/token-*.json"), *cache.glob("geodesic-stage/eks/served/*")]:
         token.unlink()
     sts.reset()
 
@@ -369,8 +370,8 @@ def test_logout_forget_drops_the_tokens_too(eks, env, topology, sts, home):
     in_prod = use(env, "prod", "--mfa-token", CODE)
     assert run_cli(in_prod, "eks-token", "prod").returncode == 0
     kept = home / ".aws" / "cli" / "cache" / "geodesic-stage" / "eks"
-    assert list(kept.glob("token-*.json"))
+    assert list(kept.glob("token-*.json")) and list(kept.glob("served/*"))
 
     done = run_cli(in_prod, "logout", "--forget")
     assert done.returncode == 0, done.stderr
-    assert list(kept.glob("*.json")) == []
+    assert list(kept.glob("*.json")) == [] and list(kept.glob("served/*")) == []

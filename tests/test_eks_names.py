@@ -1,5 +1,9 @@
 """The pure parts of Kubernetes and ECR per stage: cluster names from the stages file and its pattern,
-ECR registries and registry hosts, the ExecCredential version, the kubeconfig of a stage without a cluster."""
+ECR registries and registry hosts, the ExecCredential version, the kubeconfig of a stage without a cluster,
+and how long kubectl's answer is kept."""
+
+import os
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -7,9 +11,11 @@ from hypothesis import strategies as st
 
 from geodesic_stage.ecr.registries import Registry, of_stage as registries_of, parse_host
 from geodesic_stage.eks.cluster import Cluster, configured, of_stage
+from geodesic_stage.eks import served
 from geodesic_stage.eks.kubeconfig import NO_SERVER, document
 from geodesic_stage.eks.token import api_version
 from geodesic_stage.errors import ConfigError
+from geodesic_stage.lifetimes import EKS_TOKEN_MARGIN_SECONDS
 from geodesic_stage.config.stages_file import StageEntry, StagesFile
 
 PATH = "/etc/geodesic/stages.conf"
@@ -94,3 +100,27 @@ def test_a_stage_without_a_cluster_gets_a_kubeconfig_whose_token_command_says_so
     exec_ = doc["users"][0]["user"]["exec"]
     assert exec_["args"] == ["eks-token", "testing", "--profile", "cpco-testing-admin"]
     assert exec_["interactiveMode"] == "Never" and exec_["command"] == "geodesic-stage"
+
+
+def test_kubectl_answer_is_served_for_its_request_until_the_margin_before_its_token_ends(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    request = served.request(["prod", "--cluster", "c"], {"NAMESPACE": "acme"})
+    now = datetime.now(timezone.utc)
+    served.keep(request, "{}\n", now + timedelta(minutes=14))
+    assert served.answer(request) == "{}\n"
+    assert served.answer(served.request(["prod", "--cluster", "c"], {"NAMESPACE": "other"})) is None
+    (tmp_path / "config").write_text("[profile prod]\n")
+    assert served.answer(served.request(["prod", "--cluster", "c"], {"NAMESPACE": "acme"})) is None, "the config changed"
+
+    served.keep(request, "{}\n", now + timedelta(seconds=EKS_TOKEN_MARGIN_SECONDS + 5))
+    assert served.answer(request) == "{}\n"
+    served.keep(request, "{}\n", now + timedelta(seconds=EKS_TOKEN_MARGIN_SECONDS - 1))
+    assert served.answer(request) is None, "within the margin"
+    served.keep(request, "{}\n", now + timedelta(hours=1))
+    assert served.answer(request) is None, "from the future"
+    served.keep(request, "{}\n", now + timedelta(minutes=14))
+    (entry,) = (tmp_path / ".aws" / "cli" / "cache" / "geodesic-stage" / "eks" / "served").iterdir()
+    os.chmod(entry, 0o620)
+    assert served.answer(request) is None, "a file others can write is no answer of ours"
+    assert served.forget() == 1 and served.answer(request) is None

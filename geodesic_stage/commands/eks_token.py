@@ -1,9 +1,7 @@
 import os
 import sys
 
-from geodesic_stage import clock, log
-from geodesic_stage.eks import cluster as clusters
-from geodesic_stage.eks import token as tokens
+from geodesic_stage import log
 from geodesic_stage.errors import AwsError, ConfigError
 
 HELP = "print an EKS token for STAGE as kubectl's exec plugin wants it (the kubeconfig of 'stage use' runs this); never asks for a code"
@@ -12,36 +10,39 @@ EXAMPLE = """geodesic-stage eks-token prod --cluster acme-prod-eks-cluster
 
 
 def _request(args) -> list:
-    """What the stage's identity is worked out from besides the files: the words kubectl passes, and NAMESPACE."""
-    return [args.stage, args.profile, args.role, args.namespace, args.region, os.environ.get("NAMESPACE")]
+    """What the answer depends on besides the caches (eks.served.request): the words kubectl passes, its
+    environment and the config files as they are now."""
+    from geodesic_stage.eks import served
+
+    words = [args.stage, args.cluster, args.eks_region, args.profile, args.role, args.namespace, args.region]
+    return served.request(words, os.environ)
 
 
-def served(args) -> bool:
-    """kubectl's call for a token still cached, answered before any config file is read (the kubeconfig of
-    `stage use` names the cluster and its region; the identity is remembered while its files are unchanged)."""
-    if not (args.cluster and args.eks_region):
+def from_cache(args) -> bool:
+    """kubectl's call answered as before, before any config file is read, while nothing it depends on
+    changed and its token lasts; the imports here are all a hit loads."""
+    from geodesic_stage.eks import served
+
+    text = served.answer(_request(args))
+    if text is None:
         return False
-    identity = tokens.remembered(_request(args))
-    if identity is None:
-        return False
-    token = tokens.cached(identity, clusters.checked(args.cluster, args.eks_region, "--cluster and --eks-region"), clock.now())
-    if token is None:
-        return False
-    log.debug(f"EKS token for {args.cluster} from cache; the config files are as they were")
-    sys.stdout.write(tokens.exec_credential(token, tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))))
+    log.debug("EKS token from cache, for these words and these config files")
+    sys.stdout.write(text)
     return True
 
 
 def run(args, context):
+    from geodesic_stage import clock
     from geodesic_stage.auth import mfa
     from geodesic_stage.creds.obtain import identity, obtain
+    from geodesic_stage.eks import served
+    from geodesic_stage.eks import token as tokens
 
-    files = tokens.stamps()
+    request = _request(args)
     stage = context.stage(args.stage)
     cluster = _cluster(args, context, stage)
     version = tokens.api_version(os.environ.get("KUBERNETES_EXEC_INFO"))
     whose = identity(stage)
-    tokens.remember(_request(args), files, whose)
     now = clock.now()
     token = tokens.cached(whose, cluster, now)
     if token is None:
@@ -50,12 +51,15 @@ def run(args, context):
         session = obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
         token = tokens.new(stage.profile, session.credentials, cluster, now)
         tokens.keep(whose, cluster, token)
-    sys.stdout.write(tokens.exec_credential(token, version))
+    text = tokens.exec_credential(token, version)
+    served.keep(request, text, token.expiration)
+    sys.stdout.write(text)
     return 0
 
 
-def _cluster(args, context, stage) -> clusters.Cluster:
+def _cluster(args, context, stage):
     from geodesic_stage.config.resolve import namespace_of
+    from geodesic_stage.eks import cluster as clusters
 
     if args.cluster:
         region = args.eks_region or stage.profile.region

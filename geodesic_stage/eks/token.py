@@ -3,15 +3,13 @@
 `k8s-aws-v1.` + the unpadded base64url of a GetCallerIdentity URL presigned with the stage's
 credentials and the signed header `x-k8s-aws-id: CLUSTER` (aws.eks.identity_url). The cluster takes
 it for 15 minutes from its X-Amz-Date; kubectl is told less (lifetimes). Tokens are cached per
-identity, cluster and region and served while they last the margin: a hit loads neither boto3 nor
-botocore, and reads no config file while the files the stage's identity was worked out from are
-unchanged (remembered).
+identity, cluster and region and served while they last the margin, without boto3 or botocore;
+kubectl's own calls are answered before this cache is asked (served.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 
 from geodesic_stage import cachekeys, clock, log
@@ -63,38 +61,6 @@ def keep(identity: str, cluster: Cluster, token: Token) -> None:
         )
     except OSError as e:
         log.debug(f"could not cache the EKS token in {eks_cache_dir()} ({e.strerror}); the next call makes another")
-
-
-def stamps() -> list:
-    """The files a stage's identity is worked out from, as they are now: the AWS config, the credentials
-    file and the stages file (path, inode, size and mtime; None for one that is not there)."""
-    from geodesic_stage.config.awsconfig import config_path, credentials_path
-    from geodesic_stage.config.stages_file import stages_path
-
-    found = []
-    for path in (config_path(), credentials_path(), stages_path()):
-        try:
-            info = os.stat(path) if path else None
-        except OSError:
-            info = None
-        found.append([path, [info.st_ino, info.st_size, info.st_mtime_ns] if info else None])
-    return found
-
-
-def remembered(request: list) -> str | None:
-    """The identity these words (stage, options, NAMESPACE) were worked out to, if its files are unchanged since."""
-    entry = JsonFileCache(eks_cache_dir()).get(cachekeys.eks_identity_key(request))
-    if entry and isinstance(entry.get("identity"), str) and entry.get("files") == stamps():
-        return entry["identity"]
-    return None
-
-
-def remember(request: list, files: list, identity: str) -> None:
-    """`files`: their stamps() from before they were read, so that a change while reading is never hidden."""
-    try:
-        JsonFileCache(eks_cache_dir()).put(cachekeys.eks_identity_key(request), {"identity": identity, "files": files})
-    except OSError as e:
-        log.debug(f"could not remember the identity in {eks_cache_dir()} ({e.strerror})")
 
 
 def api_version(exec_info: str | None) -> str:
