@@ -14,8 +14,9 @@ from geodesic_stage.record import replace
 from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
-# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it.
-# stage.sh's __geodesic_stage_current asks the same of the same variables (tests/test_stage_in_use.py).
+# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it
+# (keys without an end are the user's own, exported by hand). stage.sh's __geodesic_stage_current
+# asks the same of the same variables (tests/test_stage_in_use.py).
 IN_USE = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION")
 
 
@@ -34,7 +35,7 @@ _KEPT = {o.name: (o.dest, o.value or bool) for o in (*STAGE_OPTIONS, *MFA_OPTION
 def used_with(args) -> str:
     """The record of the options `args` (a use's, or a renewal's) hold, for render.USED_WITH: '' for none."""
     chosen = [(option, getattr(args, name, None)) for option, (name, _) in _KEPT.items()]
-    chosen = [(option, value) for option, value in chosen if value not in (None, False)]
+    chosen = [(option, value) for option, value in chosen if value is not None and value is not False]  # 0 is a value
     if not chosen:
         return ""
     from geodesic_stage.render import quote  # POSIX quoting, which shlex.split reads back (shlex costs a cached use its import)
@@ -140,7 +141,7 @@ class Context:
         chosen = {}
         for name, _ in _KEPT.values():
             own = getattr(args, name, None)
-            chosen[name] = own if own not in (None, False) else recorded.get(name)
+            chosen[name] = own if own is not None and own is not False else recorded.get(name)
         self.request = replace(self.request, **{
             name: chosen[name] for name in ("namespace", "role", "profile", "region") if chosen[name] is not None
         })

@@ -140,10 +140,10 @@ __geodesic_stage_state_now() {
 		__geodesic_stage_until=9223372036854775807
 		return 0
 	fi
-	if [[ ${AWS_CREDENTIAL_EXPIRATION} != "${__geodesic_stage_seen_expiration-}" ]]; then
-		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
+	if [[ ${AWS_CREDENTIAL_EXPIRATION-} != "${__geodesic_stage_seen_expiration-}" ]]; then
+		__geodesic_stage_epoch __geodesic_stage_credential_epoch "${AWS_CREDENTIAL_EXPIRATION-}"
 		__geodesic_stage_epoch __geodesic_stage_session_epoch "${AWS_SESSION_EXPIRATION-}"
-		__geodesic_stage_seen_expiration=$AWS_CREDENTIAL_EXPIRATION
+		__geodesic_stage_seen_expiration=${AWS_CREDENTIAL_EXPIRATION-}
 		__geodesic_stage_hinted=""
 	fi
 	printf -v now '%(%s)T' -1
@@ -258,7 +258,7 @@ __geodesic_stage_login() {
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
 	__geodesic_stage_login_done=1
 	if __geodesic_stage_current; then
-		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
+		__geodesic_stage_epoch __geodesic_stage_credential_epoch "${AWS_CREDENTIAL_EXPIRATION-}"
 		__geodesic_stage_epoch session "${AWS_SESSION_EXPIRATION-}"
 		printf -v now '%(%s)T' -1
 		if ((__geodesic_stage_credential_epoch > now)); then
