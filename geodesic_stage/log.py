@@ -10,6 +10,10 @@ def enable_debug() -> None:
     _debug = True
 
 
+def debugging() -> bool:
+    return _debug
+
+
 def say(message: str) -> None:
     print(f"geodesic-stage: {message}", file=sys.stderr, flush=True)
 
