@@ -17,7 +17,7 @@ _BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
 # command and says every error. command: (positionals, switches, options taking a value: their type)
 _STAGE_VALUES = {"--profile": str, "--role": str, "--namespace": str, "--region": str}
 _QUICK = {
-    "use": (("stage",), ("--no-prompt", "--direct"),
+    "use": (("stage",), ("--no-prompt", "--direct", "--serve", "--no-serve"),
             {**_STAGE_VALUES, "--duration": int, "--mfa-token": str, "--session-duration": int}),
     "status": ((), ("--verify",), _STAGE_VALUES),
     "list": ((), ("--json",), _STAGE_VALUES),

@@ -13,11 +13,11 @@ _STAGE = ("--profile", "--role", "--namespace", "--region")
 _MFA = ("--duration", "--mfa-token", "--direct", "--session-duration")
 # Per command: (takes a stage argument, its options).
 COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
-    "use": (True, ("--no-prompt", *_STAGE, *_MFA)),
+    "use": (True, ("--no-prompt", "--serve", "--no-serve", *_STAGE, *_MFA)),
     "status": (False, ("--verify", *_STAGE)),
     "list": (False, ("--json", *_STAGE)),
     "env": (True, ("--format", "--show", *_STAGE, *_MFA)),
-    "exec": (True, (*_STAGE, *_MFA)),
+    "exec": (True, ("--serve", *_STAGE, *_MFA)),
     "logout": (False, ("--forget", *_STAGE)),
     "refresh": (False, ("--bounded", *_STAGE)),
     "credential-process": (True, _STAGE),

@@ -11,10 +11,17 @@ from geodesic_stage.stages import StagesFile, load_stages
 
 
 def stage_in_use() -> str | None:
-    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
-    The one place that decides it for status, list, console and refresh."""
+    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it (or the
+    profile its credential endpoint serves). The one place that decides it for status, list, console and refresh."""
     name = os.environ.get("STAGE")
-    return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
+    return name if name and (os.environ.get("AWS_ACCESS_KEY_ID") or served_profile()) else None
+
+
+def served_profile() -> str | None:
+    """The profile this shell's credential endpoint serves (`stage use --serve`), when it holds no keys."""
+    if os.environ.get("AWS_ACCESS_KEY_ID") or not os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        return None
+    return os.environ.get("GEODESIC_STAGE_PROFILE") or None
 
 
 def _may_hold_keys(profile: str) -> bool:
@@ -78,11 +85,11 @@ class Context:
         )
 
     def current_stage(self) -> Stage | None:
-        """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE."""
+        """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE (or the served one)."""
         name = stage_in_use()
         if not name:
             return None
-        profile = os.environ.get("AWS_PROFILE")
+        profile = served_profile() or os.environ.get("AWS_PROFILE")
         if profile and not self.request.profile:
             self.request = replace(self.request, profile=profile)
         return self.stage(name)

@@ -37,6 +37,14 @@ VARIABLES = (
     "ASSUME_ROLE",
     "STAGE",
 )
+# What a shell served by the credential endpoint holds instead of the keys and AWS_PROFILE
+# (`stage use --serve`); GEODESIC_STAGE_PROFILE names the profile for status and refresh.
+ENDPOINT_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "GEODESIC_STAGE_PROFILE")
+# Each of these, set by the user or a platform, would win over the endpoint in the SDKs' order:
+# unset while it serves (with the keys and AWS_PROFILE); the `stage` function gives them back at logout.
+OUTRANKING = ("AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+# Every variable a `use` may change, handed to the `stage` function to keep the user's own values of.
+HANDED = VARIABLES + ENDPOINT_VARIABLES + OUTRANKING
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
@@ -107,17 +115,43 @@ def render_exports(session: Session) -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
     know: the variables a stage sets (to keep the user's own) and the renewal thresholds.
     A region-less profile leaves the region alone: the function restores the user's first."""
+    return _header() + render(environment(session))
+
+
+def _header() -> str:
     handed = {
-        "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
+        "__geodesic_stage_variables": " ".join(_check_name(n) for n in HANDED),
         "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
         "__geodesic_stage_login_renew_at": str(RENEW_SECONDS),
         "__geodesic_stage_retry_after": str(RETRY_SECONDS),
     }
-    header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
-    return header + "\n" + render(environment(session))
+    return " ".join(f"{name}={quote(value)}" for name, value in handed.items()) + "\n"
 
 
-def render_unset(names: Iterable[str] = VARIABLES) -> str:
+def endpoint_environment(session: Session, url: str, token: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What `exec --serve` gives its command: the endpoint, the region, the stage; no keys, no profile."""
+    env = OrderedDict(AWS_CONTAINER_CREDENTIALS_FULL_URI=url, AWS_CONTAINER_AUTHORIZATION_TOKEN=token)
+    portable = portable_environment(session, fallback)
+    env.update((name, portable[name]) for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "STAGE") if name in portable)
+    return env
+
+
+def render_endpoint_exports(session: Session, url: str, token: str) -> str:
+    """The block of `stage use --serve`: the endpoint instead of the keys and AWS_PROFILE (which
+    would win over it), with the expirations, region, ASSUME_ROLE and STAGE of the keys' block, so
+    the label, the hints, geodesic's prompt, status and list read the same."""
+    env = OrderedDict(AWS_CONTAINER_CREDENTIALS_FULL_URI=url, AWS_CONTAINER_AUTHORIZATION_TOKEN=token)
+    keys = environment(session)
+    for name in ("AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if name in keys:
+            env[name] = keys[name]
+    env["GEODESIC_STAGE_PROFILE"] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env["STAGE"] = session.stage.name
+    outranking = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", *OUTRANKING)
+    return _header() + render_unset(outranking) + render(env)
+
+
+def render_unset(names: Iterable[str] = VARIABLES + ENDPOINT_VARIABLES) -> str:
     return f"unset {' '.join(_check_name(n) for n in names)}\n"
 
 

@@ -3,6 +3,7 @@ import signal
 import sys
 
 from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.context import served_profile
 from geodesic_stage.errors import AwsError, ConfigError
 
 HELP = "renew the current stage's credentials from the cached MFA session; never asks for a code"
@@ -43,6 +44,14 @@ def run(args, context):
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    if served_profile():
+        # The shell's endpoint serves the renewed credentials from the cache already; the block carries
+        # the new expirations to the label (and starts the endpoint again if it was killed).
+        from geodesic_stage.serve import shells, target
+
+        served = target.of(stage.name, stage.profile.name, context.request.region, context.settings(args))
+        sys.stdout.write(shell.render_endpoint_exports(session, *shells.serve(served, replace=False)))
+        return 0
     sys.stdout.write(shell.render_exports(session))
     return 0
 

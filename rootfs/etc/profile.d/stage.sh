@@ -9,9 +9,10 @@ if [ -n "${BASH_VERSION-}" ]; then
 # when it succeeded, so a failure leaves the environment untouched. The block's
 # first line hands over the Python side's facts (the variables it sets, the
 # renewal thresholds). `stage logout` always logs out: the user's own values
-# come back even when the command failed.
+# come back even when the command failed. The command learns which shell it
+# serves (a credential endpoint lives as long as this shell, `use --serve`).
 stage() {
-	local __gs_out __gs_status=0
+	local __gs_out __gs_status=0 __gs_shell=${BASHPID:-$$}
 	case "${1-}" in
 	use | refresh | logout)
 		case " $* " in *" -h "* | *" --help "*)
@@ -19,7 +20,7 @@ stage() {
 			return
 			;;
 		esac
-		__gs_out=$(command geodesic-stage "$@") || __gs_status=$?
+		__gs_out=$(GEODESIC_STAGE_SHELL_PID=$__gs_shell command geodesic-stage "$@") || __gs_status=$?
 		if [[ $1 == logout ]]; then
 			# With no stage in use the user's variables are their own: nothing to undo.
 			if [[ -n ${__geodesic_stage_saved+set} ]] || __geodesic_stage_current; then
@@ -43,9 +44,10 @@ stage() {
 	esac
 }
 
-# Whether this shell holds a stage's credentials: the one place that decides it.
+# Whether this shell holds a stage's credentials (its keys, or the profile its
+# credential endpoint serves): the one place that decides it.
 __geodesic_stage_current() {
-	[[ -n ${STAGE-} && -n ${AWS_ACCESS_KEY_ID-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]
+	[[ -n ${STAGE-} && -n ${AWS_ACCESS_KEY_ID-}${GEODESIC_STAGE_PROFILE-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]
 }
 
 # Keep, once, the user's own values of every variable `stage use` sets, for
