@@ -195,9 +195,10 @@ def as_nobody(env: dict, home: Path, *args) -> subprocess.CompletedProcess:
     import sysconfig
 
     python = "/usr/bin/python3"  # the test's own may sit under root's home
+    # Its own packages (Debian's awscli brings python3-openssl) may warn on import: not ours to test.
     paths = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
     return subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-m", "geodesic_stage", *args],
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-W", "ignore", "-m", "geodesic_stage", *args],
         env=dict(env, HOME=str(home), PYTHONPATH=paths), capture_output=True, text=True, timeout=60,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
