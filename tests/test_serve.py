@@ -484,3 +484,18 @@ def test_inside_geodesic_its_prompt_shows_the_served_profile_and_none_after_logo
     transcript = "".join(s.transcript + t.transcript)
     assert "!mixed!" not in transcript and "Mismatch" not in transcript
     assert mfa_prompts(s, t) == 1
+
+
+@ANY_TOPOLOGY
+def test_an_endpoint_that_cannot_start_is_one_line_and_the_shell_is_unchanged(shell, topology, sts, home):
+    blocked = home / ".aws" / "cli" / "cache" / "geodesic-stage" / "serve"
+    blocked.parent.mkdir(parents=True, mode=0o700)
+    blocked.write_text("not a directory")
+    s = shell()
+    s.child.sendline("stage use testing --serve")
+    s.answer_mfa(CODE)
+    said = s.prompt()
+    out = s.transcript[-1]
+    assert "geodesic-stage: the credential endpoint did not start (Not a directory)" in out and "Traceback" not in out
+    assert said == PS1 and s.run("echo $?").strip() == "2"
+    assert held(s, "AWS_CONTAINER_CREDENTIALS_FULL_URI") == held(s, "STAGE") == "<unset>"

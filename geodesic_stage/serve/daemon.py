@@ -65,16 +65,20 @@ def start(owner: int, served: Served, keep_stderr: bool = False) -> Started:
     ready_read, ready_write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    child = os.fork()
+    try:
+        child = os.fork()
+    except OSError as e:
+        child, said = -1, e.strerror
     if child == 0:
         _detach(owner, served, listener, started, ready_write, keep_stderr)
     os.close(ready_write)
     listener.close()
-    os.waitpid(child, 0)
-    said = _read_line(ready_read, READY_SECONDS)
+    if child > 0:
+        os.waitpid(child, 0)
+        said = _read_line(ready_read, READY_SECONDS) or f"no word from it within {READY_SECONDS} s"
     os.close(ready_read)
     if not said.startswith("ready "):
-        raise StageError(f"the credential endpoint did not start ({said or f'no answer within {READY_SECONDS} s'})")
+        raise StageError(f"the credential endpoint did not start ({said})")
     pid = int(said.split()[1])
     log.debug(f"credential endpoint on 127.0.0.1:{started.port}, process {pid}, ends with process {owner}")
     return Started(pid=pid, port=started.port, token=started.token)
