@@ -195,10 +195,9 @@ def as_nobody(env: dict, home: Path, *args) -> subprocess.CompletedProcess:
     import sysconfig
 
     python = "/usr/bin/python3"  # the test's own may sit under root's home
-    # Its own packages (Debian's awscli brings python3-openssl) may warn on import: not ours to test.
     paths = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
     return subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-W", "ignore", "-m", "geodesic_stage", *args],
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-m", "geodesic_stage", *args],
         env=dict(env, HOME=str(home), PYTHONPATH=paths), capture_output=True, text=True, timeout=60,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
@@ -229,7 +228,7 @@ def test_in_direct_mode_the_hook_tries_no_renewal_and_hints_once_when_it_expires
     s = shell(env=fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url)))
     use_with_code(s, "stage use testing --direct")
     calls = len(fake_sts.calls)
-    hint = "geodesic-stage: credentials for testing have expired; run 'stage use testing' for a new MFA code or sign-in"
+    hint = "geodesic-stage: credentials for testing have expired; run 'stage use testing --direct' for a new MFA code or sign-in"
 
     fake_clock.advance(52 * MINUTES)
     for _ in range(3):  # the last ten minutes, an Enter a minute apart

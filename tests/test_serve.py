@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import cliv2
 from conftest import BIN, mfa_prompts, run_cli
 from ptyshell import PS1
 
@@ -30,7 +31,6 @@ HOURS = 3600
 ROLE_SESSION = re.compile(r"^arn:aws:sts::(\d{12}):assumed-role/[\w+=,.@-]+/geodesic-stage-[\w+=,.@-]+$")
 ANY_TOPOLOGY = pytest.mark.parametrize("topology", ["single"])
 TWO_ACCOUNTS = pytest.mark.parametrize("topology", ["organization"])
-CLI_V2 = Path("/usr/bin/aws")
 # Printed by a command exec --serve runs: what the endpoint gave it, and what it holds besides.
 SHOW_ENV = (
     "import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
@@ -109,21 +109,6 @@ def finish(run: subprocess.Popen) -> int:
     finally:
         if run.poll() is None:
             run.kill()
-
-
-def v2_environ(env: dict, directory: Path) -> dict:
-    """`env` for the AWS CLI v2 (2.9.19): it ignores AWS_ENDPOINT_URL_STS, but reads endpoint rule sets
-    from AWS_DATA_PATH, so one whose only rule is the local STS sends its STS client there. (The
-    minimum of what tests/cliv2.py, issue 21, does for every service.) Only v2 may get it: our botocore
-    reads AWS_DATA_PATH too. Nothing about the endpoint itself needs configuring in any client."""
-    rules = directory / "sts" / "2011-06-15" / "endpoint-rule-set-1.json"
-    rules.parent.mkdir(parents=True, exist_ok=True)
-    rules.write_text(json.dumps({
-        "version": "1.0",
-        "parameters": {"Region": {"builtIn": "AWS::Region", "required": False, "type": "String"}},
-        "rules": [{"conditions": [], "type": "endpoint", "endpoint": {"url": env["AWS_ENDPOINT_URL_STS"], "properties": {}, "headers": {}}}],
-    }))
-    return dict(env, AWS_DATA_PATH=str(directory))
 
 
 def use_serving(shell, stage: str, options: str = "--serve") -> str:
@@ -258,11 +243,11 @@ import boto3
 
 session = boto3.Session()
 sts = session.client("sts")
-cli_v1, cli_v2, v2_data = sys.argv[1:4]
+cli_v1, cli_v2, v2_environ = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 ask = ["sts", "get-caller-identity", "--query", "Arn", "--output", "text"]
 for _ in sys.stdin:
     seen = {"boto3": sts.get_caller_identity()["Arn"], "key": session.get_credentials().get_frozen_credentials().access_key}
-    for name, argv, extra in (("cli_v1", [cli_v1], {}), ("cli_v2", [cli_v2], {"AWS_DATA_PATH": v2_data})):
+    for name, argv, extra in (("cli_v1", [cli_v1], {}), ("cli_v2", [cli_v2], v2_environ)):
         done = subprocess.run(argv + ask, env=dict(os.environ, **extra), capture_output=True, text=True)
         seen[name] = done.stdout.strip() or done.stderr.strip()[-300:]
     print(json.dumps(seen), flush=True)
@@ -271,12 +256,12 @@ for _ in sys.stdin:
 
 @ANY_TOPOLOGY
 def test_a_three_hour_run_with_one_hour_roles_needs_one_code_for_boto3_and_both_clis(clocked_env, fake_clock, fake_sts, tmp_path, topology):
-    if not CLI_V2.exists():
-        pytest.fail(f"the AWS CLI v2 is not installed at {CLI_V2}: apt-get install awscli (scripts/test does)")
-    v2 = v2_environ(clocked_env, tmp_path / "v2-data")["AWS_DATA_PATH"]
+    cli_v2 = cliv2.require()
+    # Only the v2 process gets what sends its STS client to the local one (our botocore reads AWS_DATA_PATH too).
+    v2_environ = {k: v for k, v in cliv2.environ(clocked_env, tmp_path / "v2-data").items() if clocked_env.get(k) != v}
     run = subprocess.Popen(
         [str(BIN / "geodesic-stage"), "exec", "--serve", "testing", "--mfa-token", CODE, "--",
-         sys.executable, "-c", CLIENTS, str(BIN / "aws"), str(CLI_V2), v2],
+         sys.executable, "-c", CLIENTS, str(BIN / "aws"), str(cli_v2), json.dumps(v2_environ)],
         env=clocked_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )

@@ -104,7 +104,7 @@ def test_a_real_loopback_connection_is_found_as_this_users():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        with socket.create_connection(listener.getsockname()) as client:
+        with socket.create_connection(listener.getsockname()):
             accepted, address = listener.accept()
             with accepted:
                 assert endpoint.peer_uid(address, listener.getsockname()) == os.geteuid()

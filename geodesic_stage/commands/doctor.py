@@ -2,24 +2,15 @@ import os
 import sys
 
 from geodesic_stage import log
-from geodesic_stage.stages import TOPOLOGIES
 
 HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
 EXAMPLE = "geodesic-stage doctor --offline"
-STAGE_OPTIONS = False
-
-
-def add_arguments(parser):
-    parser.add_argument("--namespace", help="namespace of the stage profiles (default: $NAMESPACE)")
-    parser.add_argument("--role", help="role part of the profile names (default: admin)")
-    parser.add_argument("--topology", choices=TOPOLOGIES, help="check against this topology instead of the stages file's or the inferred one")
-    parser.add_argument("--offline", action="store_true", help="skip the checks that call STS (clock skew)")
 
 
 def run(args, context):
-    from geodesic_stage import doctor
+    from geodesic_stage.doctor.examine import examine
 
-    report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    report = examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
     for note in report.notes:
         sys.stdout.write(note + "\n")
     for hint in report.hints:

@@ -1,6 +1,8 @@
 import os
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.creds.obtain import obtain
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
 
 HELP = "run one command with STAGE's credentials and exit with its exit code"
@@ -9,28 +11,18 @@ EXAMPLE = "geodesic-stage exec testing -- aws sts get-caller-identity"
 PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        "--serve", action="store_true",
-        help="give the command a loopback credential endpoint that renews by itself until it ends, "
-        "instead of keys that last the role's hour at most",
-    )
-    parser.add_argument("stage")
-    parser.add_argument("argv", nargs="+", metavar="-- COMMAND", help="the command and its arguments")
-
-
 def run(args, context):
     argv = args.argv[1:] if args.argv[0] == "--" else args.argv
     if not argv:
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
-    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
     # Nothing the caller's shell holds for a stage (its keys, or its own endpoint) goes along beside what the command gets.
-    env = {k: v for k, v in os.environ.items() if k not in shell.HANDED and k not in PROFILE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in render.HANDED and k not in PROFILE_VARIABLES}
     if args.serve:
-        env.update(shell.endpoint_environment(session, *_serve(stage, context, args), os.environ))
+        env.update(render.endpoint_environment(session, *_serve(stage, context, args), os.environ))
     else:
-        env.update(shell.portable_environment(session, os.environ))
+        env.update(render.portable_environment(session, os.environ))
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:

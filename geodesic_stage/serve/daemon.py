@@ -16,12 +16,8 @@ import time
 
 from geodesic_stage import log
 from geodesic_stage.errors import StageError
+from geodesic_stage.lifetimes import SERVE_POLL_SECONDS, SERVE_READY_SECONDS
 from geodesic_stage.record import Record
-
-# How long a command waits for its endpoint to accept requests.
-READY_SECONDS = 10
-# How often the server asks whether it still serves anything (and, without a pidfd, whether its owner lives).
-POLL_SECONDS = 1.0
 
 
 class Started(Record):
@@ -75,7 +71,7 @@ def start(owner: int, served: Served, keep_stderr: bool = False) -> Started:
     listener.close()
     if child > 0:
         os.waitpid(child, 0)
-        said = _read_line(ready_read, READY_SECONDS) or f"no word from it within {READY_SECONDS} s"
+        said = _read_line(ready_read, SERVE_READY_SECONDS) or f"no word from it within {SERVE_READY_SECONDS} s"
     os.close(ready_read)
     if not said.startswith("ready "):
         raise StageError(f"the credential endpoint did not start ({said})")
@@ -122,7 +118,7 @@ def _serve(owner, served, listener, started, ready: int, keep_stderr: bool) -> N
         os.close(ready)
         ready = -1
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        while not watch.gone(POLL_SECONDS) and served.targets() is not None:
+        while not watch.gone(SERVE_POLL_SECONDS) and served.targets() is not None:
             pass
         log.debug("credential endpoint: its owner ended or logged out; stopping")
     except _Stop:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from geodesic_stage import clock, log
 from geodesic_stage.errors import StageError
+from geodesic_stage.lifetimes import SERVE_ANSWER_SECONDS, SERVE_IDLE_SECONDS
 from geodesic_stage.serve.target import NotServed, Renewer
 
 ROOT_UID = 0
@@ -110,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as SDKs' connection pools expect
     server_version = "geodesic-stage"
     sys_version = ""
-    timeout = 60  # an idle kept-alive connection frees its thread after this
+    timeout = SERVE_IDLE_SECONDS
 
     def __getattr__(self, name):
         # Every method (do_GET, do_POST, do_PUT, ...) gets the one answer, which refuses all but GET.
@@ -155,7 +156,7 @@ def fetch(url: str, token: str):
 
     request = urllib.request.Request(url, headers={"Authorization": token})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=SERVE_ANSWER_SECONDS) as response:
             body = json.load(response)
         return Credentials(
             body["AccessKeyId"], body["SecretAccessKey"], body["Token"], clock.parse_timestamp(body["Expiration"])

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 
-from geodesic_stage import cache, log
+from geodesic_stage import log
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.serve import daemon
 from geodesic_stage.serve.target import Target
+from geodesic_stage.store import cli_cache
 
 # The shell the `stage` function runs in ($BASHPID), handed to use, refresh and logout for that call only.
 SHELL_VARIABLE = "GEODESIC_STAGE_SHELL_PID"
@@ -30,8 +31,8 @@ _NO_SHELL = (
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-def records() -> cache.JsonFileCache:
-    return cache.JsonFileCache(os.path.join(cache.session_cache_dir(), "serve"))
+def records() -> cli_cache.JsonFileCache:
+    return cli_cache.JsonFileCache(os.path.join(cli_cache.session_cache_dir(), "serve"))
 
 
 def wanted(serve: bool, no_serve: bool, stages, stage_name: str) -> bool:

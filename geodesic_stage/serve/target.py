@@ -1,13 +1,14 @@
 """What an endpoint serves: a profile as `stage use` or `exec` resolved it, and how its credentials
 are kept fresh there: from the shared cache, renewed from the MFA session (or the Identity Center
-sign-in) when fewer than 15 minutes are left, never by asking a person."""
+sign-in) inside the cache's renewal window (lifetimes.CACHE_RENEW_SECONDS), never by asking a person."""
 
 from __future__ import annotations
 
+from geodesic_stage.config.stages_file import MFA_MODES
 from geodesic_stage.errors import StageError
-from geodesic_stage.model import Credentials
+from geodesic_stage.lifetimes import DEFAULT_SESSION_SECONDS
+from geodesic_stage.model import Credentials, Settings
 from geodesic_stage.record import Record
-from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, MFA_MODES
 
 # What a URL path carries as it is (RFC 3986's unreserved characters); every other byte is %XX.
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-")
@@ -59,7 +60,7 @@ class Target(Record):
 
 
 def of(stage_name: str, profile: str, region: str | None, settings) -> Target:
-    """The target of a command that resolved `stage_name` to `profile` with these credentials.Settings."""
+    """The target of a command that resolved `stage_name` to `profile` with these model.Settings."""
     return Target(
         stage=stage_name, profile=profile, region=region, mfa_mode=settings.mfa_mode,
         session_seconds=settings.session_seconds, role_seconds=settings.role_seconds,
@@ -77,18 +78,20 @@ class Renewer:
 
     def credentials(self, target: Target) -> Credentials:
         """Raises StageError with a message for the client: what a person must do, when only a person can renew."""
-        # Imported here: the server process starts light, and a cache hit never loads boto3 (credentials.obtain).
-        from geodesic_stage import awsconfig, credentials, mfa
+        # Imported here: the server process starts light, and a cache hit never loads boto3 (creds.obtain).
+        from geodesic_stage.auth import mfa
+        from geodesic_stage.config import awsconfig
+        from geodesic_stage.config.resolve import Request
+        from geodesic_stage.config.stages_file import load_stages
         from geodesic_stage.context import Context
-        from geodesic_stage.resolve import Request
-        from geodesic_stage.stages import load_stages
+        from geodesic_stage.creds.obtain import obtain
 
         with self._lock:
             # Resolved again at each request, as `stage refresh` does: an edited config counts from the next one.
             context = Context(Request(profile=target.profile, region=target.region), load_stages(), awsconfig.config_path())
             stage = context.stage(target.stage)
-            settings = credentials.Settings(
-                mfa_mode=target.mfa_mode, session_seconds=target.session_seconds, role_seconds=target.role_seconds
-            )
-            advice = f"the MFA session has expired: run 'stage use {target.stage}'"
-            return credentials.obtain(stage, settings, mfa.never(stage.profile, advice)).credentials
+            settings = Settings(mfa_mode=target.mfa_mode, session_seconds=target.session_seconds, role_seconds=target.role_seconds)
+            # As refresh says it: --direct puts every code into AssumeRole, with no MFA session to renew from.
+            expired = "" if target.mfa_mode == "direct" else "the MFA session has expired: "
+            advice = f"{expired}run 'stage use {target.stage}'"
+            return obtain(stage, settings, mfa.never(stage.profile, advice)).credentials
