@@ -9,7 +9,7 @@ from geodesic_stage import log
 from geodesic_stage.config import awsconfig, chain, resolve
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Stage
-from geodesic_stage.options import MFA_OPTIONS, STAGE_OPTIONS
+from geodesic_stage.options import COMMANDS
 from geodesic_stage.record import replace
 from geodesic_stage.render import SERVED_PROFILE
 from geodesic_stage.config.stages_file import StagesFile, load_stages
@@ -38,10 +38,10 @@ def served_profile(environ=os.environ) -> str | None:
 
 
 # The options of `stage use` its block records (in render.USED_WITH, as shell words), so that a renewal
-# in this shell or in a login shell started from it keeps the region, role, profile and duration chosen:
-# those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
+# in this shell or in a login shell started from it keeps the region, role, profile, duration and
+# serving chosen: those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
 # option: (attribute, type)
-_KEPT = {o.name: (o.dest, o.value or bool) for o in (*STAGE_OPTIONS, *MFA_OPTIONS) if o.kept}
+_KEPT = {o.name: (o.dest, o.value or bool) for o in COMMANDS["use"].options if o.kept}
 
 
 def used_with(args) -> str:

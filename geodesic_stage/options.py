@@ -89,8 +89,8 @@ COMMANDS = {
     "use": Command([_STAGE_ARGUMENT], [
         Option("--no-prompt", "use cached sessions only; exit 3 if a code is needed"),
         Option("--serve", "export a loopback credential endpoint that renews by itself instead of the keys "
-               "(runs longer than the role's hour)", group="!serve"),
-        Option("--no-serve", "export the keys where GEODESIC_STAGE_SERVE or the stages file says serve", group="!serve"),
+               "(runs longer than the role's hour)", group="!serve", kept=True),
+        Option("--no-serve", "export the keys where GEODESIC_STAGE_SERVE or the stages file says serve", group="!serve", kept=True),
         *STAGE_OPTIONS, *MFA_OPTIONS,
     ]),
     "status": Command((), [Option("--verify", "ask STS who these credentials are"), *STAGE_OPTIONS]),

@@ -435,9 +435,10 @@ def test_a_served_shell_runs_three_hours_on_one_code_and_its_prompt_says_when_a_
     assert held(s, "AWS_CONTAINER_CREDENTIALS_FULL_URI") == url, "the same endpoint all along"
     assert mfa_prompts(s) == 1 and fake_sts.count("GetSessionToken") == 1
 
-    # The MFA session ends: the prompt says so once, and the endpoint refuses with what to run.
+    # The MFA session ends: the prompt says so once, naming the use as it was made (a renewal keeps
+    # --serve), and the endpoint refuses with what to run (any use buys the session it renews from).
     fake_clock.advance(9 * HOURS)
-    assert "run 'stage use testing'" in s.run("")
+    assert "run 'stage use testing --serve' for a new MFA code" in s.run("")
     assert s.last_prompt_line() == f"[testing expired] {PS1}"
     # The CLI on the real clock: between its tries it sleeps, which fails under libfaketime (EINVAL).
     out = s.run("env -u LD_PRELOAD aws sts get-caller-identity --query Arn --output text")
