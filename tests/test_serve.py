@@ -173,6 +173,21 @@ def test_exec_serve_exits_with_the_commands_status_and_signals_reach_the_command
 
 
 @ANY_TOPOLOGY
+def test_exec_without_serve_keeps_what_it_gave_before_and_leaves_a_served_shells_endpoint_behind(env, topology, sts):
+    endpoint = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/cpco-testing-admin",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": "0" * 64, "GEODESIC_STAGE_PROFILE": "cpco-testing-admin"}
+    caller = dict(env, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/v2/credentials/mine", **endpoint)
+    done = run_cli(caller, "exec", "testing", "--mfa-token", CODE, "--", sys.executable, "-c",
+                   "import json, os; print(json.dumps(dict(os.environ)))")
+    assert done.returncode == 0, done.stderr
+    given = json.loads(done.stdout)
+    assert given["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    # A platform's own variable, which the keys outrank anyway, goes along as it did before --serve existed.
+    assert given["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] == "/v2/credentials/mine"
+    assert not endpoint.keys() & given.keys()
+
+
+@ANY_TOPOLOGY
 def test_an_endpoint_answers_only_a_get_with_its_token(env, topology, sts):
     run = served_command(env)
     given = json.loads(run.stdout.readline())

@@ -17,8 +17,10 @@ def run(args, context):
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
     session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    # Nothing the caller's shell holds for a stage (its keys, or its own endpoint) goes along beside what the command gets.
-    env = {k: v for k, v in os.environ.items() if k not in render.HANDED and k not in PROFILE_VARIABLES}
+    # Nothing the caller's shell holds for a stage (its keys, or its own endpoint) goes along beside what
+    # the command gets; served, neither does what would outrank the endpoint.
+    dropped = render.HANDED if args.serve else render.VARIABLES + render.ENDPOINT_VARIABLES
+    env = {k: v for k, v in os.environ.items() if k not in dropped and k not in PROFILE_VARIABLES}
     if args.serve:
         env.update(render.endpoint_environment(session, *_serve(stage, context, args), os.environ))
     else:
