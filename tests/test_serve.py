@@ -462,7 +462,9 @@ def test_a_served_shell_runs_three_hours_on_one_code_and_its_prompt_says_when_a_
     assert mfa_prompts(s) == 1
 
 
-@TWO_ACCOUNTS
+# In one account every stage's profile names the same role: geodesic's own check, asked, would name
+# the first profile that holds it (cpco-root-admin), so the served stage answers it as keys do.
+@pytest.mark.parametrize("topology", ["single", "organization"])
 def test_inside_geodesic_its_prompt_shows_the_served_profile_and_none_after_logout(shell, home, env, sts, topology):
     from test_geodesic import MARKS, drawn, first_prompt, geodesic_login, start_geodesic
 
@@ -485,6 +487,21 @@ def test_inside_geodesic_its_prompt_shows_the_served_profile_and_none_after_logo
     transcript = "".join(s.transcript + t.transcript)
     assert "!mixed!" not in transcript and "Mismatch" not in transcript
     assert mfa_prompts(s, t) == 1
+
+
+@ANY_TOPOLOGY
+def test_inside_geodesic_a_served_profile_it_renames_keeps_its_check_as_with_keys(shell, home, env, sts, topology, tmp_path):
+    """geodesic names a `*-identity` (or `default`) profile after another profile with its role: a
+    served one is left to its check too (tests/test_geodesic.py has the same with keys)."""
+    from test_geodesic import CHECK, CHECK_PROFILE, counted_geodesic, drawn
+
+    with (home / ".aws" / "config").open("a") as config:
+        config.write("\n[profile cpco-dev-identity]\nregion=us-west-2\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin\n"
+                     "mfa_serial=arn:aws:iam::323330167063:mfa/admin@cloudposse.co\nsource_profile=cpco\n")
+    s, aws = counted_geodesic(shell, home, env, tmp_path)
+    assert drawn(use_serving(s, "dev", "--role identity --serve")) == ("√", "cpco-root-admin")
+    # No AWS_PROFILE is exported: its check asks the endpoint's credentials, then the default profile.
+    assert aws.runs() == [CHECK, CHECK_PROFILE.format("default")]
 
 
 @ANY_TOPOLOGY
