@@ -346,6 +346,28 @@ def test_serving_from_the_cache_loads_neither_boto3_nor_prompt_toolkit(env, topo
     assert sts.calls == []
 
 
+@ANY_TOPOLOGY
+def test_a_cached_use_serve_takes_the_quick_reader_and_loads_neither_boto3_nor_prompt_toolkit(env, topology, sts, home):
+    assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0
+    sts.reset()
+    # This test's process stands in for the shell the endpoint lives for (it is the command's parent).
+    in_shell = dict(env, GEODESIC_STAGE_SHELL_PID=str(os.getpid()))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "geodesic_stage", "use", "testing", "--serve"],
+            env=in_shell, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "export AWS_CONTAINER_CREDENTIALS_FULL_URI=" in done.stdout
+    finally:
+        assert run_cli(in_shell, "logout").returncode == 0
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "geodesic_stage.serve.shells" in imported
+    assert "argparse" not in imported, "the quick reader, not the parser, read the words"
+    assert {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "prompt_toolkit")} == set()
+    assert records(home) == [] and sts.calls == []
+
+
 # --- stage use --serve: one endpoint per shell --------------------------------------------------
 
 @TWO_ACCOUNTS
