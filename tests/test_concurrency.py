@@ -176,7 +176,8 @@ def test_refresh_never_waits_on_another_shells_prompt(env, sts, home):
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         # A shell holding testing's (expiring) keys, as the hook sees it.
-        holding = dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin", AWS_ACCESS_KEY_ID="ASIAEXPIRINGKEY00001")
+        holding = dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin", AWS_ACCESS_KEY_ID="ASIAEXPIRINGKEY00001",
+                       AWS_CREDENTIAL_EXPIRATION="2026-01-01T00:00:00Z")
         done = run_cli(holding, "refresh")
     finally:
         os.close(holder)

@@ -111,11 +111,11 @@ FAST_OURS = {
     "geodesic_stage.options",
     "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
-    "geodesic_stage.config.limits", "geodesic_stage.config.sso",
+    "geodesic_stage.config.sso",
     "geodesic_stage.config.checked",  # a large AWS config's digest (test_checked_once)
-    "geodesic_stage.store", "geodesic_stage.store.files", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.store", "geodesic_stage.store.cli_cache",
     "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.auth.mfa",
-    "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached", "geodesic_stage.creds.mfa_session",
+    "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached",
     "geodesic_stage.sso", "geodesic_stage.sso.token",
     "geodesic_stage.eks", "geodesic_stage.eks.cluster",  # whether the stages file gives the team EKS clusters
     "geodesic_stage.ecr", "geodesic_stage.ecr.registries",  # or ECR registries
@@ -174,7 +174,7 @@ FAST_EKS_TOKEN = {
     "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.eks_token",
     "geodesic_stage.errors", "geodesic_stage.log", "geodesic_stage.options", "geodesic_stage.lifetimes",
     "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.eks", "geodesic_stage.eks.served",
-    "geodesic_stage.cachekeys", "geodesic_stage.store", "geodesic_stage.store.files", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.cachekeys", "geodesic_stage.store", "geodesic_stage.store.cli_cache",
     "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.record",
 }

@@ -24,6 +24,7 @@ LAYERS = [
     {"creds"},
     {"eks", "ecr"},
     {"doctor", "context", "completion"},
+    {"serve"},
     {"cli", "commands", "__main__", "docker_credential"},
 ]
 

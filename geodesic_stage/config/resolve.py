@@ -52,7 +52,7 @@ def known_stages(profiles: Mapping[str, dict], stages: StagesFile, request: Requ
     return dict(sorted(found.items()))
 
 
-def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request) -> str:
+def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFile, request: Request, config_path: str = "~/.aws/config") -> str:
     if request.profile:
         log.debug(f"stage {stage}: profile {request.profile} (--profile, or AWS_PROFILE of this shell's stage)")
         return request.profile
@@ -79,12 +79,20 @@ def profile_name_for(stage: str, profiles: Mapping[str, dict], stages: StagesFil
     if matches:
         log.debug(f"stage {stage}: profile {matches[0]} (no namespace known; the only profile named NAMESPACE{suffix})")
         return matches[0]
-    raise _unknown(stage, profiles, stages, request)
+    raise _unknown(stage, profiles, stages, request, config_path)
 
 
-def _unknown(stage: str, profiles, stages: StagesFile, request: Request) -> ConfigError:
+def _unknown(stage: str, profiles, stages: StagesFile, request: Request, config_path: str) -> ConfigError:
     names = list(known_stages(profiles, stages, request))
     if not names:
+        from geodesic_stage.config.awsconfig import unread  # the error's one look at the disk
+
+        why = unread(config_path)
+        if why:
+            return ConfigError(
+                f"unknown stage {stage!r}: {config_path} {why}, so it holds no profiles (the AWS CLI reads it as none "
+                "too); point AWS_CONFIG_FILE at your AWS config"
+            )
         return ConfigError(
             f"unknown stage {stage!r}: no stage profiles found; "
             "write them with 'geodesic-stage init' or set NAMESPACE"
@@ -137,7 +145,7 @@ def resolve_profile(
 
 def _profile(stage, profiles, stages: StagesFile, request: Request, config_path: str, sso_sessions):
     """The stage's profile, gaps filled from the stages file, and the profiles with that filling."""
-    name = profile_name_for(stage, profiles, stages, request)
+    name = profile_name_for(stage, profiles, stages, request, config_path)
     section = profiles.get(name)
     if section is None:
         if request.profile:
@@ -148,7 +156,7 @@ def _profile(stage, profiles, stages: StagesFile, request: Request, config_path:
                 f"stage {stage!r} of {stages.path} uses profile {name!r}, which is not in {config_path}; "
                 "add it, or write it with 'geodesic-stage init'"
             )
-        raise _unknown(stage, profiles, stages, request)
+        raise _unknown(stage, profiles, stages, request, config_path)
     entry = stages.stages.get(stage)
     if sso.is_sso(section) and "role_arn" not in section:
         region = request.region or section.get("region") or (entry.region if entry else None) or stages.region

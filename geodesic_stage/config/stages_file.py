@@ -46,6 +46,8 @@ class StagesFile(Record):
     # Every stage's EKS cluster name, e.g. {namespace}-{environment}-{stage}-eks-cluster (eks/cluster.py).
     eks_cluster_pattern: str | None = None
     environment: str | None = None
+    # `stage use` exports the credential endpoint instead of the keys (GEODESIC_STAGE_SERVE overrides it).
+    serve: bool = False
     stages: dict[str, StageEntry] = MappingProxyType({})  # an empty default nobody can fill
 
 
@@ -104,6 +106,10 @@ def _build(path: str, raw) -> StagesFile:
     except ValueError:
         raise ConfigError(f"{path}: session_duration = {session_duration!r}; give it in seconds, e.g. 43200")
 
+    serve = (get("serve") or "false").lower()
+    if serve not in ("true", "false"):
+        raise ConfigError(f"{path}: serve = {serve!r}; use true or false")
+
     stages_section = raw.get("stages", {})
     if not isinstance(stages_section, dict):
         raise ConfigError(f"{path}: 'stages' must be a [stages] section")
@@ -127,5 +133,6 @@ def _build(path: str, raw) -> StagesFile:
         session_duration=seconds,
         eks_cluster_pattern=get("eks_cluster_pattern"),
         environment=get("environment"),
+        serve=serve == "true",
         stages=stages,
     )

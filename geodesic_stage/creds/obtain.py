@@ -22,14 +22,14 @@ def from_cache(stage: Stage) -> StageCredentials | None:
 def obtain(stage: Stage, settings: Settings, mfa) -> StageCredentials:
     """Cached credentials, else new ones, asking `mfa` for a code only where a link needs one
     (and signing in to Identity Center only where `mfa` has a person at a terminal)."""
+    found = from_cache(stage)
+    if found:
+        return found
     if stage.profile.sso:
         from geodesic_stage.creds import sso_role
 
         creds = sso_role.credentials(stage.profile.sso, mfa.terminal, stage.name, stage.profile.name)
         return StageCredentials(stage, creds, renewable_until(stage, creds))
-    found = from_cache(stage)
-    if found:
-        return found
     from geodesic_stage.auth import passphrase
     from geodesic_stage.creds import walk
 
@@ -62,9 +62,8 @@ def renewable_until(stage: Stage, creds: Credentials):
         from geodesic_stage.sso import token
 
         return token.lasts_until(role.session, clock.now(), creds.expiration)
-    from geodesic_stage.creds import mfa_session
-
-    session = mfa_session.cached_session(stage.chain)
+    entry = cached.mfa_session(stage.chain)
+    session = entry.get() if entry else None
     return session.expiration if session else creds.expiration
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 
-from geodesic_stage.config.limits import AWS_REGION_NAME
 from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.record import Record
 
-# Patterns as text: re compiles them when first matched, not at every cached use of a stage without registries.
-_HOST = rf"(\d{{12}})\.dkr\.ecr(-fips)?\.({AWS_REGION_NAME})\.amazonaws\.com(\.cn)?\Z"
-_ENTRY = rf"(\d{{12}})(?::({AWS_REGION_NAME}))?\Z"
+# Patterns made (and compiled by re) when first matched, not at every cached use of a stage without registries.
+_HOST = r"(\d{{12}})\.dkr\.ecr(-fips)?\.({region})\.amazonaws\.com(\.cn)?\Z"
+_ENTRY = r"(\d{{12}})(?::({region}))?\Z"
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
@@ -29,14 +28,10 @@ class Registry(Record):
         return f"{self.account_id}.dkr.ecr.{self.region}{suffix}"
 
 
-def configured(stages: StagesFile) -> bool:
-    return any(entry.ecr or entry.ecr_registries for entry in stages.stages.values())
-
-
 def of_stage(stage: str, stages: StagesFile, account_id: str, region: str | None) -> tuple[Registry, ...]:
     """The stage's registries, its own first when `ecr = true`; a registry without a region is in the stage's."""
     entry = stages.stages.get(stage)
-    if entry is None:
+    if entry is None or (entry.ecr is None and not entry.ecr_registries):
         return ()
     where = f"{stages.path}: [stages][[{stage}]]"
     found = []
@@ -51,7 +46,7 @@ def of_stage(stage: str, stages: StagesFile, account_id: str, region: str | None
             continue
         registry = parse_host(word)
         if registry is None:
-            match = re.match(_ENTRY, word)
+            match = re.match(_pattern(_ENTRY), word)
             if not match:
                 raise ConfigError(
                     f"{where} ecr_registries has {word!r}; give ACCOUNT_ID, ACCOUNT_ID:REGION or the registry host, "
@@ -68,10 +63,16 @@ def _registry(account_id: str, region: str | None, stage: str, where: str) -> Re
     return Registry(account_id=account_id, region=region)
 
 
+def _pattern(shape: str) -> str:
+    from geodesic_stage.config.limits import AWS_REGION_NAME
+
+    return shape.format(region=AWS_REGION_NAME)
+
+
 def parse_host(server: str) -> Registry | None:
     """The registry docker names (a host, with or without https:// and a path), if it is an ECR registry."""
     text = server.strip()
     text = text.split("://", 1)[1] if "://" in text else text
     host = text.split("/", 1)[0].rsplit(":", 1)[0] if text else ""
-    match = re.match(_HOST, host.lower())
+    match = re.match(_pattern(_HOST), host.lower())
     return Registry(account_id=match.group(1), region=match.group(3)) if match else None

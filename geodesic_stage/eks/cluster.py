@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from geodesic_stage.config.limits import AWS_REGION_NAME, EKS_CLUSTER_NAME
 from geodesic_stage.config.stages_file import StagesFile
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.record import Record
@@ -53,6 +52,8 @@ def of_stage(stage: str, stages: StagesFile, namespace: str | None, region: str 
 
 def checked(name: str, region: str, where: str) -> Cluster:
     """A cluster whose name EKS allows and whose region is a region name; `where` names the setting that gave them."""
+    from geodesic_stage.config.limits import AWS_REGION_NAME, EKS_CLUSTER_NAME  # not at every cached use
+
     if not re.match(EKS_CLUSTER_NAME, name):
         raise ConfigError(
             f"{where} gives the EKS cluster name {name!r}, which EKS does not allow; "

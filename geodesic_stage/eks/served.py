@@ -12,8 +12,7 @@ import time
 
 from geodesic_stage import cachekeys
 from geodesic_stage.lifetimes import EKS_TOKEN_MARGIN_SECONDS, EKS_TOKEN_SECONDS
-from geodesic_stage.store import files
-from geodesic_stage.store.cli_cache import eks_cache_dir
+from geodesic_stage.store.cli_cache import eks_cache_dir, read_private
 
 
 def directory() -> str:
@@ -43,7 +42,7 @@ def _word(value) -> str:
 
 def answer(request: list) -> str | None:
     """The answer kept for `request` while its token lasts the margin (and is not from the future)."""
-    data = files.read_private(os.path.join(directory(), cachekeys.eks_served_key(request)), 1 << 16)
+    data = read_private(os.path.join(directory(), cachekeys.eks_served_key(request)), 1 << 16)
     try:
         until, text = data.decode("utf-8").split("\n", 1)
         # time.time(), not clock.now(): no datetime on this path (libfaketime moves both alike).
@@ -57,6 +56,7 @@ def keep(request: list, text: str, expiration) -> None:
     """Keep `text` (what was printed) for `request` until the margin before `expiration`; entries older than
     a token's life (and writers' leftovers) go."""
     from geodesic_stage import log
+    from geodesic_stage.store import files
 
     where = directory()
     try:
@@ -74,6 +74,8 @@ def keep(request: list, text: str, expiration) -> None:
 
 def forget() -> int:
     """Drop every answer kept (`logout --forget`); how many there were. Raises OSError."""
+    from geodesic_stage.store import files
+
     where = directory()
     names = os.listdir(where) if os.path.isdir(where) else ()
     return sum(files.remove(os.path.join(where, name)) for name in names)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from contextlib import ExitStack
-
 from geodesic_stage import cachekeys, clock, log
 from geodesic_stage.config.sso import describe
 from geodesic_stage.errors import Interrupted, MfaUnavailable
@@ -131,8 +129,11 @@ def access_token(session: SsoSession, can_sign_in: bool, advice: str) -> str:
     return _sign_in_once(session).access_token
 
 
-def _held(session: SsoSession, purpose: str, timeout: float, on_wait, timeout_message: str) -> ExitStack:
-    """The token's lock for `purpose`, held while one shell renews or signs in for all; none where the cache cannot be written."""
+def _held(session: SsoSession, purpose: str, timeout: float, on_wait, timeout_message: str):
+    """The token's lock for `purpose` (an ExitStack), held while one shell renews or signs in for all;
+    none where the cache cannot be written."""
+    from contextlib import ExitStack  # not on a cache hit's path
+
     from geodesic_stage.store import files, lock
     from geodesic_stage.store.cli_cache import session_cache_dir
 

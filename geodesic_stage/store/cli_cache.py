@@ -6,8 +6,8 @@ derives every key), Identity Center tokens in `~/.aws/sso/cache/`, and our MFA s
 passwords, in folders of their own there). Directories are 0700, files 0600, every write is atomic,
 and a file that is unreadable, malformed or writable by others is a miss.
 
-Importing it loads neither json nor datetime (each function that needs them imports them): kubectl's
-cached token (eks.served) asks it only where the caches are, and reads no JSON.
+Importing it loads neither json, datetime nor the file writer (each function that needs them imports
+them): kubectl's cached token (eks.served) reads its answer with read_private, and no JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 
 from geodesic_stage.lifetimes import LONGEST_SESSION_SECONDS
-from geodesic_stage.store import files
 
 # The model for the annotations only: it (and datetime) loads where credentials are read or written.
 TYPE_CHECKING = False
@@ -47,6 +46,25 @@ def token_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".aws", "sso", "cache")
 
 
+def read_private(path: str, limit: int = 1 << 20) -> bytes | None:
+    """Up to `limit` bytes of a file of this user's that nobody else can write; None for one that is
+    absent, unreadable, a symbolic link, someone else's or writable by others (then it is no entry of ours)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class JsonFileCache:
     def __init__(self, directory: str):
         self.directory = directory
@@ -57,7 +75,7 @@ class JsonFileCache:
     def get(self, key: str) -> dict | None:
         import json
 
-        data = files.read_private(self.path(key))
+        data = read_private(self.path(key))
         try:
             value = json.loads(data) if data is not None else None
         except (ValueError, RecursionError):
@@ -68,11 +86,15 @@ class JsonFileCache:
         """Write atomically; raises OSError when the disk or directory refuses."""
         import json
 
+        from geodesic_stage.store import files  # only writers pay for it
+
         self._ensure_directory()
         files.write_atomically(self.path(key), json.dumps(value).encode("utf-8"), prefix=_TEMP_PREFIX, suffix=_SUFFIX)
         files.remove_stale_temps(self.directory, _TEMP_PREFIX, _SUFFIX)
 
     def delete(self, key: str) -> bool:
+        from geodesic_stage.store import files
+
         return files.remove(self.path(key))
 
     def keys(self) -> list:
@@ -81,6 +103,8 @@ class JsonFileCache:
         return sorted(n[: -len(_SUFFIX)] for n in names if n.endswith(_SUFFIX) and not n.startswith(_TEMP_PREFIX))
 
     def _ensure_directory(self) -> None:
+        from geodesic_stage.store import files
+
         files.private_directory(self.directory)
         info = os.stat(self.directory)
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:

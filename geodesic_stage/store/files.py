@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from geodesic_stage import clock
 from geodesic_stage.lifetimes import STALE_TEMP_SECONDS
 
 
@@ -42,29 +43,8 @@ def write_atomically(path: str, data: bytes, mode: int = 0o600, prefix: str = ".
         raise
 
 
-def read_private(path: str, limit: int = 1 << 20) -> bytes | None:
-    """Up to `limit` bytes of a file of this user's that nobody else can write; None for one that is
-    absent, unreadable, a symbolic link, someone else's or writable by others (then it is no entry of ours)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def remove_stale_temps(directory: str, prefix: str, suffix: str) -> None:
     """Temp files of writers killed before their os.replace."""
-    from geodesic_stage import clock  # writers only: a reader of a file (kubectl's cached token) loads no datetime
-
     oldest = clock.now().timestamp() - STALE_TEMP_SECONDS
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
