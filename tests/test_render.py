@@ -131,6 +131,15 @@ def test_a_served_use_block_exports_the_endpoint_and_unsets_what_would_outrank_i
     assert held["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == URL and held["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == TOKEN
 
 
+def test_the_stage_kubeconfig_and_docker_config_go_with_the_keys_and_with_the_endpoint(workdir):
+    tools = {"KUBECONFIG": "/home/me/.aws/cli/cache/geodesic-stage/eks/kubeconfig/testing.cpco-testing-admin.json",
+             "DOCKER_CONFIG": "/home/me/.aws/cli/cache/geodesic-stage/ecr/docker/testing.cpco-testing-admin"}
+    for block in (render.render_exports(session(**SAMPLE), "", tools), render.render_endpoint_exports(session(**SAMPLE), URL, TOKEN, "", tools)):
+        held = eval_in_bash(block, workdir)
+        assert {name: held.get(name) for name in tools} == tools
+        assert block.endswith("export STAGE=testing\n")
+
+
 def test_exec_serve_gives_the_endpoint_the_region_and_the_stage_and_nothing_else():
     given = render.endpoint_environment(session(**dict(SAMPLE, region=None)), URL, TOKEN, {"AWS_REGION": "eu-west-1"})
     assert given == {
