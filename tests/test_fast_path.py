@@ -109,7 +109,7 @@ FAST_OURS = {
     "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors", "geodesic_stage.log",
     "geodesic_stage.clock", "geodesic_stage.lifetimes", "geodesic_stage.cachekeys", "geodesic_stage.render",
     "geodesic_stage.options",
-    "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
+    "geodesic_stage.config", "geodesic_stage.config.paths", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
     "geodesic_stage.config.sso",
     "geodesic_stage.config.checked",  # a large AWS config's digest (test_checked_once)
@@ -169,13 +169,13 @@ def test_a_cached_use_status_and_list_load_only_the_modules_of_the_fast_path(env
 
 # What kubectl's call for a cached token loads beyond the interpreter (test_eks drives a real kubectl):
 # the words read quickly, the answer kept for them (eks.served) and the config files' stamps. No config
-# file is read, and no JSON: json, re and datetime together cost a hit more than all the rest of it.
+# file is read, and no JSON: json, re, datetime and collections together cost a hit more than all the rest of it.
 FAST_EKS_TOKEN = {
     "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.eks_token",
     "geodesic_stage.errors", "geodesic_stage.log", "geodesic_stage.options", "geodesic_stage.lifetimes",
     "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.eks", "geodesic_stage.eks.served",
     "geodesic_stage.cachekeys", "geodesic_stage.store", "geodesic_stage.store.cli_cache",
-    "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
+    "geodesic_stage.config", "geodesic_stage.config.paths", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.record",
 }
 
@@ -193,7 +193,7 @@ def test_a_cached_eks_token_loads_only_the_modules_of_its_path(env, topology, st
     code, modules = loaded_modules(env, *argv)
     assert code == 0
     assert modules - loaded_modules(env)[1] - FAST_STDLIB - FAST_EKS_TOKEN == set()
-    assert {"json", "re", "datetime"}.isdisjoint(modules)
+    assert {"json", "re", "datetime", "collections"}.isdisjoint(modules)
     assert sts.calls == []
 
 

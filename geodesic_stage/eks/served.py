@@ -23,7 +23,7 @@ def request(words: list, environ) -> list:
     """What the answer depends on besides the caches: the command's words, NAMESPACE, KUBERNETES_EXEC_INFO,
     and the AWS config, the credentials file and the stages file as they are now (taken before they are
     read, so that a change while reading is never hidden)."""
-    from geodesic_stage.config.awsconfig import config_path, credentials_path
+    from geodesic_stage.config.paths import config_path, credentials_path
     from geodesic_stage.config.stages_file import stages_path
 
     found = [_word(w) for w in (*words, environ.get("NAMESPACE"), environ.get("KUBERNETES_EXEC_INFO"))]
