@@ -3,6 +3,7 @@ ECR registries and registry hosts, the ExecCredential version, the kubeconfig of
 and how long kubectl's answer is kept."""
 
 import os
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from geodesic_stage.ecr.registries import Registry, of_stage as registries_of, parse_host
 from geodesic_stage.eks.cluster import Cluster, configured, of_stage
 from geodesic_stage.eks import served
-from geodesic_stage.eks.kubeconfig import NO_SERVER, document
+from geodesic_stage.eks.kubeconfig import LAUNCH, NO_SERVER, document
 from geodesic_stage.eks.token import api_version
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.lifetimes import EKS_TOKEN_MARGIN_SECONDS
@@ -98,8 +99,10 @@ def test_a_stage_without_a_cluster_gets_a_kubeconfig_whose_token_command_says_so
     assert doc["current-context"] == "testing"
     assert doc["clusters"][0]["cluster"] == {"server": NO_SERVER}
     exec_ = doc["users"][0]["user"]["exec"]
-    assert exec_["args"] == ["eks-token", "testing", "--profile", "cpco-testing-admin"]
-    assert exec_["interactiveMode"] == "Never" and exec_["command"] == "geodesic-stage"
+    # geodesic-stage as this install's interpreter runs it (kubectl needs no PATH, nor pip's wrapper).
+    assert os.path.samefile(exec_["command"], sys.executable)
+    assert exec_["args"] == ["-c", LAUNCH, "eks-token", "testing", "--profile", "cpco-testing-admin"]
+    assert exec_["interactiveMode"] == "Never"
 
 
 def test_kubectl_answer_is_served_for_its_request_until_the_margin_before_its_token_ends(tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 One file per stage and profile, written (JSON, which kubectl reads as YAML) only when its text
 changes: the stage's cluster from DescribeCluster, the stage's context as the current one, and a
-user whose exec plugin is `geodesic-stage eks-token` for that stage, which never prompts. A stage
+user whose exec plugin is `geodesic-stage eks-token` for that stage (run by this install's own
+interpreter: see LAUNCH), which never prompts. A stage
 without a cluster, or whose cluster cannot be described, still gets one: kubectl then runs the
 token command, which says what to fix, rather than reaching another stage's cluster.
 """
@@ -10,6 +11,7 @@ token command, which says what to fix, rather than reaching another stage's clus
 from __future__ import annotations
 
 import os
+import sys
 
 from geodesic_stage import cachekeys, log
 from geodesic_stage.config.stages_file import StagesFile
@@ -21,7 +23,10 @@ from geodesic_stage.store.cli_cache import JsonFileCache, eks_cache_dir
 
 # The server of a stage that has no cluster to reach: never resolved, since its token command refuses first.
 NO_SERVER = "https://no-eks-cluster.invalid"
-COMMAND = "geodesic-stage"
+# What kubectl runs: `geodesic-stage` as this install's interpreter running the command line's entry,
+# found without PATH (kubectl started by an editor or a desktop app has a PATH of its own) and without
+# pip's console script, which before pip 24 imports re: a third of what a cached token costs.
+LAUNCH = "from geodesic_stage.cli import main; raise SystemExit(main())"
 
 
 def exports(session: StageCredentials, stages: StagesFile, namespace: str | None) -> dict[str, str]:
@@ -45,7 +50,8 @@ def exports(session: StageCredentials, stages: StagesFile, namespace: str | None
 
 def document(stage: str, profile: str, cluster: clusters.Cluster | None, description: describe.Description | None) -> dict:
     """The kubeconfig: one cluster, one user, one context named after the stage, current."""
-    args = ["eks-token", stage, "--profile", profile]
+    command, args = (_interpreter(), ["-c", LAUNCH]) if sys.executable else ("geodesic-stage", [])
+    args = [*args, "eks-token", stage, "--profile", profile]
     server = {"server": NO_SERVER}
     if cluster is not None:
         args += ["--cluster", cluster.name, "--eks-region", cluster.region]
@@ -61,7 +67,7 @@ def document(stage: str, profile: str, cluster: clusters.Cluster | None, descrip
         "users": [{"name": user, "user": {"exec": {
             # v1beta1: every kubectl since 1.11 takes it; the command answers v1 too when asked.
             "apiVersion": API_VERSIONS[0],
-            "command": COMMAND,
+            "command": command,
             "args": args,
             "interactiveMode": "Never",
             "provideClusterInfo": False,
@@ -69,6 +75,16 @@ def document(stage: str, profile: str, cluster: clusters.Cluster | None, descrip
         "contexts": [{"name": stage, "context": {"cluster": name, "user": user}}],
         "current-context": stage,
     }
+
+
+def _interpreter() -> str:
+    """This install's interpreter under one name whichever ran us (python or python3 of a venv), so that
+    the kubeconfig stays as it was from one use to the next."""
+    sibling = os.path.join(os.path.dirname(sys.executable), "python3")
+    try:
+        return sibling if os.path.samefile(sibling, sys.executable) else sys.executable
+    except OSError:
+        return sys.executable
 
 
 def _directory() -> str:
