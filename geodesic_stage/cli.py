@@ -13,11 +13,11 @@ from geodesic_stage.options import COMMANDS as OPTIONS
 COMMANDS = tuple(name.replace("-", "_") for name in OPTIONS)
 _BY_NAME = {name: name.replace("-", "_") for name in OPTIONS}
 
-# The words of the commands run at every prompt and shell start, read without argparse: building a
+# The words of the commands run at every prompt, shell start and kubectl call, read without argparse: building a
 # parser (with the gettext, locale and shutil it loads) costs more than a cached `use` does all told.
 # A word this reader does not know (help, a typo, a missing stage) goes to argparse, which knows every
 # command and says every error. Both are made from the one table, options.COMMANDS.
-_QUICK = ("use", "status", "list")
+_QUICK = ("use", "status", "list", "eks-token")
 _STAGE_VALUES = {option.name: option.value for option in STAGE_OPTIONS}
 
 
@@ -58,8 +58,8 @@ def _quick_args(words) -> SimpleNamespace | None:
         return None
     found.update(zip(positionals, given))
     # __import__ rather than importlib.import_module, which would load importlib and warnings for it.
-    module = __import__(f"geodesic_stage.commands.{command}", fromlist=["run"])
-    return SimpleNamespace(**found, run=module.run)
+    module = __import__(f"geodesic_stage.commands.{_BY_NAME[command]}", fromlist=["run"])
+    return SimpleNamespace(**found, run=module.run, from_cache=getattr(module, "from_cache", None))
 
 
 def _dest(option: str) -> str:
@@ -108,7 +108,7 @@ def build_parser(only: str | None = None):
             for action, words in table.actions.items():
                 _add_words(actions.add_parser(action, help=ACTION_HELP[action]), words)
         _add_words(command, table)
-        command.set_defaults(run=module.run)
+        command.set_defaults(run=module.run, from_cache=getattr(module, "from_cache", None))
     return parser
 
 
@@ -175,6 +175,9 @@ def main(argv=None) -> int:
             log.enable_debug()
         else:
             log.hide_warnings()
+        # A command that can answer from its cache alone (kubectl's token) does, before the config files are read.
+        if getattr(args, "from_cache", None) and args.from_cache(args):
+            return 0
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

@@ -60,3 +60,17 @@ MAX_CLOCK_SKEW_SECONDS = 300
 # A new access key reaches every STS endpoint within about this long; rotation checks this often.
 KEY_VERIFY_SECONDS = 60
 KEY_VERIFY_INTERVAL_SECONDS = 3
+
+# EKS: a cluster takes a token for 15 minutes from its X-Amz-Date (aws-iam-authenticator); kubectl is
+# told 14, and a cached token is served while it has more than a minute left.
+EKS_TOKEN_SECONDS = 14 * 60
+EKS_TOKEN_MARGIN_SECONDS = 60
+# The presigned URL's own X-Amz-Expires, which the cluster ignores: the AWS CLI's value.
+EKS_PRESIGN_SECONDS = 60
+# A cluster's endpoint and CA are asked of DescribeCluster again after this long (a re-created cluster has new ones).
+EKS_DESCRIBE_SECONDS = 3600
+# An ECR password (12 hours at AWS) is served for this part of its life: a pull or push that starts
+# then never outlives it.
+ECR_PASSWORD_SERVED_PART = 0.5
+# doctor gives `kubectl config view` this long to read the user's kubeconfig.
+KUBECTL_SECONDS = 10

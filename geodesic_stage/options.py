@@ -1,5 +1,5 @@
 """Every command's words in one table: the argparse parser (cli.build_parser), the quick reader of
-`use`, `status` and `list` (cli._quick_args) and TAB completion (completion.py) are all made from it.
+`use`, `status`, `list` and `eks-token` (cli._quick_args) and TAB completion (completion.py) are all made from it.
 
 Plain data with no imports beyond the light ones: completion reads it at every TAB, the quick reader
 at every shell start. Choices that live elsewhere are named by a function, called only when needed.
@@ -137,7 +137,13 @@ COMMANDS = {
         Option("--namespace", "namespace of the stage profiles (default: $NAMESPACE)", str),
         Option("--role", "role part of the profile names (default: admin)", str),
         Option("--topology", "check against this topology instead of the stages file's or the inferred one", str, choices=_topologies),
-        Option("--offline", "skip the checks that call STS (clock skew)"),
+        Option("--offline", "skip the checks that call AWS (clock skew, EKS clusters)"),
+    ]),
+    # kubectl's exec plugin (the kubeconfig `stage use` writes runs it), at every kubectl and helm call.
+    "eks-token": Command([_STAGE_ARGUMENT], [
+        Option("--cluster", "the EKS cluster (default: the stage's eks_cluster in the stages file)", str, "NAME"),
+        Option("--eks-region", "the cluster's region (default: eks_region, else the stage's region)", str, "REGION"),
+        *STAGE_OPTIONS,
     ]),
     "keys": Command(actions={
         "add": Command([_PROFILE]),

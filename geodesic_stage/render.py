@@ -31,6 +31,9 @@ VARIABLES = (
     "AWS_DEFAULT_REGION",
     "AWS_PROFILE",
     "ASSUME_ROLE",
+    # The stage's own kubeconfig and docker config, when the stages file gives it a cluster or registries.
+    "KUBECONFIG",
+    "DOCKER_CONFIG",
     "STAGE",
     "GEODESIC_STAGE_USED_WITH",
 )
@@ -50,11 +53,13 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
 
-def environment(session: StageCredentials) -> dict[str, str]:
+def environment(session: StageCredentials, tools: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables a shell holds for this stage; region ones only if the profile has one.
-    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
+    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check;
+    `tools` are the stage's KUBECONFIG and DOCKER_CONFIG, where it has them."""
     env = portable_environment(session)
     env["AWS_PROFILE"] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env.update(tools or {})
     env.move_to_end("STAGE")
     return env
 
@@ -112,13 +117,14 @@ def render(env: Mapping[str, str], fmt: str = "sh") -> str:
     return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
 
 
-def render_exports(session: StageCredentials, used_with: str = "") -> str:
+def render_exports(session: StageCredentials, used_with: str = "", tools: Mapping[str, str] | None = None) -> str:
     """The block `stage use` evals. Its first line hands the `stage` function what it must
     know: the variables a stage sets (to keep the user's own), the renewal thresholds and,
     inside geodesic, what answers its identity check.
     A region-less profile leaves the region alone: the function restores the user's first.
-    `used_with` records the options the use was given (context.used_with), for renewals."""
-    env = environment(session)
+    `used_with` records the options the use was given (context.used_with), for renewals;
+    `tools` are the stage's KUBECONFIG and DOCKER_CONFIG (see environment)."""
+    env = environment(session, tools)
     if used_with:
         env[USED_WITH] = used_with
     return _header() + render(env)
@@ -159,16 +165,18 @@ def endpoint_environment(session: StageCredentials, url: str, token: str, fallba
     return env
 
 
-def render_endpoint_exports(session: StageCredentials, url: str, token: str, used_with: str = "") -> str:
+def render_endpoint_exports(session: StageCredentials, url: str, token: str, used_with: str = "",
+                            tools: Mapping[str, str] | None = None) -> str:
     """The block of `stage use --serve`: the endpoint instead of the keys and AWS_PROFILE (which
-    would win over it), with the expirations, region, ASSUME_ROLE, STAGE and record of the keys'
-    block, so the label, the hints, geodesic's prompt, status, list and renewals read the same."""
+    would win over it), with the expirations, region, ASSUME_ROLE, tools, STAGE and record of the keys'
+    block, so the label, the hints, geodesic's prompt, status, list, renewals, kubectl and docker read the same."""
     env = OrderedDict(AWS_CONTAINER_CREDENTIALS_FULL_URI=url, AWS_CONTAINER_AUTHORIZATION_TOKEN=token)
     keys = environment(session)
     for name in ("AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION"):
         if name in keys:
             env[name] = keys[name]
     env[SERVED_PROFILE] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env.update(tools or {})
     env["STAGE"] = session.stage.name
     if used_with:
         env[USED_WITH] = used_with

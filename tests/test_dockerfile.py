@@ -92,6 +92,8 @@ def test_the_install_step_gives_a_working_command(tmp_path):
     command = tmp_path / "bin" / "geodesic-stage"
     help_text = subprocess.run([str(command), "--help"], capture_output=True, text=True, env=env).stdout
     assert "use" in help_text and "credential-process" in help_text
+    helper = subprocess.run([str(tmp_path / "bin" / "docker-credential-geodesic-stage"), "list"], capture_output=True, text=True, env=env)
+    assert (helper.returncode, helper.stdout) == (0, "{}\n"), "docker's credential helper: no stage in use, no registries"
     imports = subprocess.run(
         [str(tmp_path / "opt/bin/python"), "-c", "import boto3, botocore, configobj, prompt_toolkit, pyrage"],
         capture_output=True, text=True,

@@ -109,7 +109,7 @@ FAST_OURS = {
     "geodesic_stage.model", "geodesic_stage.record", "geodesic_stage.errors", "geodesic_stage.log",
     "geodesic_stage.clock", "geodesic_stage.lifetimes", "geodesic_stage.cachekeys", "geodesic_stage.render",
     "geodesic_stage.options",
-    "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
+    "geodesic_stage.config", "geodesic_stage.config.paths", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
     "geodesic_stage.config.sso",
     "geodesic_stage.config.checked",  # a large AWS config's digest (test_checked_once)
@@ -117,6 +117,8 @@ FAST_OURS = {
     "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.auth.mfa",
     "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached",
     "geodesic_stage.sso", "geodesic_stage.sso.token",
+    "geodesic_stage.eks", "geodesic_stage.eks.cluster",  # whether the stages file gives the team EKS clusters
+    "geodesic_stage.ecr", "geodesic_stage.ecr.registries",  # or ECR registries
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and
 # what sys.modules holds; run without site (-S) from this work tree.
@@ -162,6 +164,36 @@ def test_a_cached_use_status_and_list_load_only_the_modules_of_the_fast_path(env
         # --debug alone loads warnings, to show a library's warning as a debug line.
         debug_only = {"warnings"} if "--debug" in args else set()
         assert beyond_the_fast_path(shell_env, *args) - debug_only == set(), f"{' '.join(args) or '(bare)'} loaded more"
+    assert sts.calls == []
+
+
+# What kubectl's call for a cached token loads beyond the interpreter (test_eks drives a real kubectl):
+# the words read quickly, the answer kept for them (eks.served) and the config files' stamps. No config
+# file is read, and no JSON: json, re, datetime and collections together cost a hit more than all the rest of it.
+FAST_EKS_TOKEN = {
+    "geodesic_stage", "geodesic_stage.cli", "geodesic_stage.commands", "geodesic_stage.commands.eks_token",
+    "geodesic_stage.errors", "geodesic_stage.log", "geodesic_stage.options", "geodesic_stage.lifetimes",
+    "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.eks", "geodesic_stage.eks.served",
+    "geodesic_stage.cachekeys", "geodesic_stage.store", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.config", "geodesic_stage.config.paths", "geodesic_stage.config.textfile",
+    "geodesic_stage.config.stages_file", "geodesic_stage.record",
+}
+
+
+@ANY_TOPOLOGY
+def test_a_cached_eks_token_loads_only_the_modules_of_its_path(env, topology, sts, home):
+    """kubectl runs the token command at every call: a cached token is its fast path."""
+    assert run_cli(env, "use", "testing", "--mfa-token", CODE).returncode == 0
+    # Named by flags, as the kubeconfig of `stage use` names it: the first call signs (no EKS call), the next are hits.
+    argv = ("eks-token", "testing", "--profile", "cpco-testing-admin", "--cluster", "cpco-testing-eks", "--eks-region", "us-west-2")
+    first = run_cli(env, *argv)
+    assert first.returncode == 0, first.stderr
+    sts.reset()
+
+    code, modules = loaded_modules(env, *argv)
+    assert code == 0
+    assert modules - loaded_modules(env)[1] - FAST_STDLIB - FAST_EKS_TOKEN == set()
+    assert {"json", "re", "datetime", "collections"}.isdisjoint(modules)
     assert sts.calls == []
 
 

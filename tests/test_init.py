@@ -162,6 +162,35 @@ def test_the_stages_file_supplies_the_inputs_and_flags_override_it(user):
     assert (home / ".aws" / "config").read_text() == GOLDEN["accounts"].read_text()
 
 
+def test_init_checks_the_clusters_and_registries_of_the_stages_file_and_names_them(user):
+    """geodesic's cluster names from a team-wide pattern; a pattern init cannot fill stops it before it writes."""
+    home, env = user
+    stages = home / ".config" / "geodesic" / "stages.conf"
+    stages.parent.mkdir(parents=True)
+    team = (
+        "eks_cluster_pattern = {namespace}-{environment}-{stage}-eks-cluster\n[stages]\n"
+        "[[prod]]\necr = true\n[[staging]]\neks_cluster = legacy\neks_region = eu-west-1\n"
+    )
+    stages.write_text(team)
+    refused = run_cli(env, *init_args("organization"))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"geodesic-stage: {stages}: eks_cluster_pattern uses {{environment}}, which has no value here; "
+        "set environment = (e.g. uw2) in the stages file\n"
+    )
+    assert not (home / ".aws" / "config").exists()
+
+    stages.write_text("environment = uw2\n" + team)
+    done = run_cli(env, *init_args("organization"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "geodesic-stage: stage use will also point kubectl and docker at: "
+        "root: cluster cpco-uw2-root-eks-cluster (us-west-2); "
+        "prod: cluster cpco-uw2-prod-eks-cluster (us-west-2), registry 845490276530.dkr.ecr.us-west-2.amazonaws.com; "
+        "staging: cluster legacy (eu-west-1); testing: cluster cpco-uw2-testing-eks-cluster (us-west-2)"
+    )
+
+
 def test_aws_config_file_is_honoured_and_a_symlink_stays_a_symlink(user, tmp_path):
     home, env = user
     real = tmp_path / "dotfiles" / "aws-config"

@@ -30,6 +30,8 @@ SPEC_VARIABLES = {
     "ASSUME_ROLE",
     "STAGE",
 }
+# Exported for a stage the stages file gives an EKS cluster or ECR registries; logout unsets them too.
+SPEC_TOOL_VARIABLES = {"KUBECONFIG", "DOCKER_CONFIG"}
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
 STS_WRITES = ("GetSessionToken", "AssumeRole")
 # The stages each example config has, in the order a user might visit them.
@@ -282,7 +284,7 @@ def test_logout_prints_an_unset_block_for_every_variable_and_forget_drops_the_ca
     assert re.fullmatch(r"unset( \w+)+\n", logout.stdout)
     # With the record of the options a use was given (which a renewal keeps), and what `stage use --serve`
     # exports in the keys' place (the endpoint and the profile it serves).
-    assert set(logout.stdout.split()[1:]) == SPEC_VARIABLES | {"GEODESIC_STAGE_USED_WITH"} | SERVED_VARIABLES
+    assert set(logout.stdout.split()[1:]) == SPEC_VARIABLES | {"GEODESIC_STAGE_USED_WITH"} | SERVED_VARIABLES | SPEC_TOOL_VARIABLES
     after = exported(shell_env, use(env, "testing").stdout + logout.stdout)
     assert SPEC_VARIABLES.isdisjoint(after)
     assert len(cache_files(home)) == 2

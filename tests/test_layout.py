@@ -22,9 +22,10 @@ LAYERS = [
     {"aws", "topology", "options"},
     {"sso", "keys"},
     {"creds"},
+    {"eks", "ecr"},
     {"doctor", "context", "completion"},
     {"serve"},
-    {"cli", "commands", "__main__"},
+    {"cli", "commands", "__main__", "docker_credential"},
 ]
 
 

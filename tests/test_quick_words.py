@@ -57,6 +57,7 @@ def test_what_the_quick_reader_takes_argparse_reads_the_same(words):
     [], ["--debug"], ["use", "testing"], ["use", "testing", "--mfa-token", "123456"], ["use", "--profile=p", "x"],
     ["--debug", "use", "testing", "--no-prompt", "--duration", "3600"], ["status"], ["status", "--verify"],
     ["list", "--json"], ["list", "--namespace", "acme", "--role", "ops"],
+    ["eks-token", "prod", "--profile", "cpco-prod-admin", "--cluster", "acme-prod", "--eks-region", "us-west-2"],
 ])
 def test_the_everyday_commands_are_read_quickly_and_as_argparse_reads_them(words):
     quick = cli._quick_args(words)

@@ -83,8 +83,8 @@ def eval_in_bash(block: str, cwd, environ=None) -> dict:
 # would outrank the endpoint), for the `stage` function to keep the user's own; the thresholds.
 HEADER = (
     "__geodesic_stage_variables='AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN "
-    "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE STAGE "
-    "GEODESIC_STAGE_USED_WITH AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN GEODESIC_STAGE_PROFILE "
+    "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE KUBECONFIG DOCKER_CONFIG "
+    "STAGE GEODESIC_STAGE_USED_WITH AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN GEODESIC_STAGE_PROFILE "
     "AWS_DEFAULT_PROFILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE' "
     "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60 __geodesic_stage_margin=60\n"
 )
@@ -129,6 +129,15 @@ def test_a_served_use_block_exports_the_endpoint_and_unsets_what_would_outrank_i
     held = eval_in_bash(block, workdir, before)
     assert not set(held) & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", *render.OUTRANKING}
     assert held["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == URL and held["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == TOKEN
+
+
+def test_the_stage_kubeconfig_and_docker_config_go_with_the_keys_and_with_the_endpoint(workdir):
+    tools = {"KUBECONFIG": "/home/me/.aws/cli/cache/geodesic-stage/eks/kubeconfig/testing.cpco-testing-admin.json",
+             "DOCKER_CONFIG": "/home/me/.aws/cli/cache/geodesic-stage/ecr/docker/testing.cpco-testing-admin"}
+    for block in (render.render_exports(session(**SAMPLE), "", tools), render.render_endpoint_exports(session(**SAMPLE), URL, TOKEN, "", tools)):
+        held = eval_in_bash(block, workdir)
+        assert {name: held.get(name) for name in tools} == tools
+        assert block.endswith("export STAGE=testing\n")
 
 
 def test_exec_serve_gives_the_endpoint_the_region_and_the_stage_and_nothing_else():

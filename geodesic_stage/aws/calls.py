@@ -13,6 +13,14 @@ from geodesic_stage import log
 from geodesic_stage.errors import AwsError, ConfigError, StageError
 
 
+class Refused(AwsError):
+    """AWS answered the call with an error; `code` says which (ResourceNotFoundException, AccessDenied...)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
 class Service:
     """How a service is named to a person, and the variable that moves its endpoint."""
 
@@ -23,7 +31,8 @@ class Service:
 
 
 def call(client, service: Service, operation: str, refused: Callable[[str, str], StageError | None] | None = None, **kwargs) -> dict:
-    """client.<operation>(**kwargs); `refused(code, message)` may name a sharper error for an AWS refusal."""
+    """client.<operation>(**kwargs); `refused(code, message)` may name a sharper error for an AWS refusal
+    than Refused, which keeps the code for callers that tell refusals apart."""
     endpoint = client.meta.endpoint_url
     log.debug(f"{service.name} {operation} at {endpoint}")
     try:
@@ -34,7 +43,7 @@ def call(client, service: Service, operation: str, refused: Callable[[str, str],
         sharper = refused(code, message) if refused else None
         if sharper is not None:
             raise sharper
-        raise AwsError(f"{service.name} {operation} was refused at {endpoint}: {code}{': ' + message if message else ''}")
+        raise Refused(f"{service.name} {operation} was refused at {endpoint}: {code}{': ' + message if message else ''}", code)
     except (bex.EndpointConnectionError, bex.ConnectionError, bex.HTTPClientError) as e:
         raise AwsError(f"cannot reach {service.name} at {endpoint} ({type(e).__name__}); check the network or {service.endpoint_variable}")
     except ResponseParserError:

@@ -22,12 +22,13 @@ _CONFIG = Config(connect_timeout=5, read_timeout=5, retries={"mode": "standard"}
 DEFAULT_REGION = "us-east-1"
 
 
-def _client(profile: Profile, credentials: Credentials):
-    """An STS client signed with exactly `credentials`, configured as `aws --profile STAGE` would be.
+def signed_client(profile: Profile, credentials: Credentials, service: str = "sts", region: Optional[str] = None):
+    """An STS client (or another `service`'s: EKS, ECR) signed with exactly `credentials`, configured as
+    `aws --profile STAGE` would be, in `region` else the profile's; botocore takes AWS_ENDPOINT_URL_<SERVICE>.
 
     Naming the profile keeps AWS_PROFILE and AWS_DEFAULT_PROFILE out of it; explicit keys keep
     the environment's keys out, and botocore never resolves (or prompts for) a profile's credentials."""
-    region = profile.region or DEFAULT_REGION
+    region = region or profile.region or DEFAULT_REGION
     try:
         session = boto3.Session(
             profile_name=profile.name,
@@ -35,7 +36,7 @@ def _client(profile: Profile, credentials: Credentials):
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token or None,
         )
-        return session.client("sts", region_name=region, config=_CONFIG)
+        return session.client(service, region_name=region, config=_CONFIG)
     except bex.ProfileNotFound:
         raise ConfigError(f"profile {profile.name!r} is in neither {config_path()} nor {credentials_path()}")
     except bex.InvalidRegionError:
@@ -81,7 +82,7 @@ def get_session_token(profile: Profile, credentials: Credentials, serial: str, c
     """An MFA session; `credentials` must be an IAM user's long-term keys (AWS refuses any other)."""
     if credentials.temporary:
         raise ValueError("GetSessionToken needs long-term keys")  # the caller checks; a bug if reached
-    client = _client(profile, credentials)
+    client = signed_client(profile, credentials)
     response = _call(client, "GetSessionToken", DurationSeconds=duration, SerialNumber=serial, TokenCode=code)
     return _credentials(response, "GetSessionToken", client)
 
@@ -96,7 +97,7 @@ def assume_role(
     serial: Optional[str] = None,
 ) -> tuple:
     """AssumeRole of one link, signed with `credentials`; returns (Credentials, AssumedRoleUser)."""
-    client = _client(profile, credentials)
+    client = signed_client(profile, credentials)
     kwargs = {"RoleArn": link.role_arn, "RoleSessionName": role_session_name(link, serial)}
     if link.external_id:
         kwargs["ExternalId"] = link.external_id
@@ -110,14 +111,14 @@ def assume_role(
 
 
 def caller_identity(profile: Profile, credentials: Credentials) -> dict:
-    response = _call(_client(profile, credentials), "GetCallerIdentity")
+    response = _call(signed_client(profile, credentials), "GetCallerIdentity")
     return {k: response.get(k) for k in ("Account", "Arn", "UserId")}
 
 
 def server_date(profile: Profile, credentials: Credentials) -> Tuple[datetime, Optional[str]]:
     """STS's clock: the Date header of a GetCallerIdentity signed with `credentials`,
     and the error code when STS refused the call (its answer still carries the date)."""
-    client = _client(profile, credentials)
+    client = signed_client(profile, credentials)
     refused = None
     try:
         metadata = client.get_caller_identity()["ResponseMetadata"]

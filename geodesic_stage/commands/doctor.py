@@ -3,7 +3,7 @@ import sys
 
 from geodesic_stage import log
 
-HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
+HELP = "check the AWS config against its topology, the source keys, cache permissions, the clock and the EKS clusters; one line per finding"
 EXAMPLE = "geodesic-stage doctor --offline"
 
 

@@ -19,9 +19,31 @@ def run(args, context):
         blocks, try_stage = sso_init.blocks(args, context)
         return _write(args, context, blocks, try_stage)
     inputs = _inputs(args, context)
+    tools = _tools(inputs, context.stages)
     profiles = topology.profiles(inputs)
     blocks = {p.name: topology.render_profile(p) for p in profiles}
-    return _write(args, context, blocks, inputs.stages[-1].name)
+    written = _write(args, context, blocks, inputs.stages[-1].name)
+    if tools and not args.dry_run:
+        log.say(f"stage use will also point kubectl and docker at: {'; '.join(tools)}")
+    return written
+
+
+def _tools(inputs, stages_file) -> list:
+    """Each stage's EKS cluster and ECR registries from the stages file, checked before anything is written."""
+    from geodesic_stage.ecr import registries
+    from geodesic_stage.eks import cluster
+    from geodesic_stage.topology.profiles import ROOT_STAGE, StageInput
+
+    found = []
+    root = () if any(s.name == ROOT_STAGE for s in inputs.stages) else (StageInput(ROOT_STAGE, inputs.root_account_id),)
+    for stage in root + tuple(inputs.stages):
+        region = stage.region or inputs.region
+        eks = cluster.of_stage(stage.name, stages_file, inputs.namespace, region)
+        ecr = registries.of_stage(stage.name, stages_file, stage.account_id or inputs.root_account_id, region)
+        shown = ([f"cluster {eks.name} ({eks.region})"] if eks else []) + [f"registry {r.host}" for r in ecr]
+        if shown:
+            found.append(f"{stage.name}: {', '.join(shown)}")
+    return found
 
 
 def _write(args, context, blocks, try_stage: str) -> int:

@@ -18,21 +18,27 @@ def run(args, context):
 
 
 def _forget(context) -> None:
+    from geodesic_stage.eks import served
     from geodesic_stage.sso import token
-    from geodesic_stage.store.cli_cache import session_cache
+    from geodesic_stage.store.cli_cache import JsonFileCache, ecr_cache_dir, eks_cache_dir, session_cache
 
     forgotten, failed = 0, []
     entries, sign_ins = _reached(context, failed)
-    sessions = session_cache()
-    try:
-        entries += [(sessions, key) for key in sessions.keys()]
-    except OSError as e:
-        failed.append(f"{sessions.directory} ({e.strerror})")
+    # The MFA sessions, and what role credentials signed: EKS tokens, ECR passwords.
+    for kept in (session_cache(), JsonFileCache(eks_cache_dir()), JsonFileCache(ecr_cache_dir())):
+        try:
+            entries += [(kept, key) for key in kept.keys()]
+        except OSError as e:
+            failed.append(f"{kept.directory} ({e.strerror})")
     for store, key in entries:
         try:
             forgotten += store.delete(key)
         except OSError as e:
             failed.append(f"{store.path(key)} ({e.strerror})")
+    try:
+        forgotten += served.forget()  # kubectl's answers, each holding a token
+    except OSError as e:
+        failed.append(f"{served.directory()} ({e.strerror})")
     for session in sign_ins:
         try:
             forgotten += token.sign_out(session)

@@ -26,13 +26,14 @@ def run(args, context):
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise
+    tools = _tools(session, context)
     if serving:
         from geodesic_stage.serve import target
 
         served = target.of(stage.name, stage.profile.name, context.request.region, context.settings(args))
-        sys.stdout.write(render.render_endpoint_exports(session, *serving.serve(served), used_with(args)))
+        sys.stdout.write(render.render_endpoint_exports(session, *serving.serve(served), used_with(args), tools))
     else:
-        sys.stdout.write(render.render_exports(session, used_with(args)))
+        sys.stdout.write(render.render_exports(session, used_with(args), tools))
     return 0
 
 
@@ -44,3 +45,23 @@ def _serving(args, context, stage_name: str):
     from geodesic_stage.serve import shells
 
     return shells if shells.wanted(args.serve, args.no_serve, context.stages, stage_name) else None
+
+
+def _tools(session, context) -> dict:
+    """KUBECONFIG and DOCKER_CONFIG for the stage, when the stages file gives the team clusters or registries."""
+    from geodesic_stage.ecr import registries
+    from geodesic_stage.eks import cluster
+
+    tools = {}
+    if cluster.configured(context.stages):
+        from geodesic_stage.config.resolve import namespace_of
+        from geodesic_stage.eks import kubeconfig
+
+        tools.update(kubeconfig.exports(session, context.stages, namespace_of(context.request, context.stages)))
+    profile = session.stage.profile
+    found = registries.of_stage(session.stage.name, context.stages, profile.account_id, profile.region)
+    if found:
+        from geodesic_stage.ecr import dockerconfig
+
+        tools.update(dockerconfig.exports(session.stage.name, profile.name, found, os.environ))
+    return tools

@@ -16,23 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from geodesic_stage.errors import ConfigError
+from geodesic_stage.config.paths import config_path, credentials_path
 from geodesic_stage.config.textfile import Unreadable, read_text
+from geodesic_stage.errors import ConfigError
 
 Section = dict[str, str]
-
-
-def config_path() -> str:
-    return _expanded(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
-
-
-def credentials_path() -> str:
-    return _expanded(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
-
-
-def _expanded(path: str) -> str:
-    """The path as botocore expands it: variables ($HOME, ${X}), then `~`."""
-    return os.path.expanduser(os.path.expandvars(path))
 
 
 # For speed: checking every line of a config of thousands of profiles costs more than the rest

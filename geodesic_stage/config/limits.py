@@ -11,3 +11,7 @@ EXTERNAL_ID = r"(?a)[\w+=,.@:/-]{2,1224}\Z"
 SESSION_NAME = r"(?a)[\w+=,.@-]{2,64}\Z"
 # botocore's own rule for a region name.
 REGION = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\Z"
+# A region AWS has named (us-west-2, cn-north-1, us-gov-west-1): where an EKS cluster or an ECR registry is.
+AWS_REGION_NAME = r"[a-z]{2}(?:-[a-z]+)+-\d"
+# EKS's rule for cluster names (CreateCluster): a letter or digit, then letters, digits, - and _.
+EKS_CLUSTER_NAME = r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}\Z"

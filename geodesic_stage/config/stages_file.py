@@ -23,6 +23,13 @@ class StageEntry(Record):
     profile: str | None = None
     role_arn: str | None = None
     region: str | None = None
+    # Kubernetes and ECR (geodesic_stage/eks, geodesic_stage/ecr read them): the stage's EKS cluster
+    # and its region, `ecr = true` for the stage's own registry, or `ecr_registries` (ACCOUNT[:REGION], ...).
+    eks_cluster: str | None = None
+    eks_region: str | None = None
+    environment: str | None = None
+    ecr: str | None = None
+    ecr_registries: str | None = None
 
 
 class StagesFile(Record):
@@ -36,6 +43,9 @@ class StagesFile(Record):
     source_profile: str | None = None
     mfa_mode: str = "session"
     session_duration: int = DEFAULT_SESSION_SECONDS
+    # Every stage's EKS cluster name, e.g. {namespace}-{environment}-{stage}-eks-cluster (eks/cluster.py).
+    eks_cluster_pattern: str | None = None
+    environment: str | None = None
     # `stage use` exports the credential endpoint instead of the keys (GEODESIC_STAGE_SERVE overrides it).
     serve: bool = False
     stages: dict[str, StageEntry] = MappingProxyType({})  # an empty default nobody can fill
@@ -108,7 +118,7 @@ def _build(path: str, raw) -> StagesFile:
         entry = stages_section[name]
         stages[name] = StageEntry(**{
             key: _text(path, entry, key, f"[stages][[{name}]] ")
-            for key in ("account_id", "profile", "role_arn", "region")
+            for key in StageEntry._fields
         })
     return StagesFile(
         path=path,
@@ -121,6 +131,8 @@ def _build(path: str, raw) -> StagesFile:
         source_profile=get("source_profile"),
         mfa_mode=mfa_mode,
         session_duration=seconds,
+        eks_cluster_pattern=get("eks_cluster_pattern"),
+        environment=get("environment"),
         serve=serve == "true",
         stages=stages,
     )

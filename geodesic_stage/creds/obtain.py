@@ -47,6 +47,13 @@ def entry_of(stage: Stage) -> cached.Entry | None:
     return cached.role(final) if final else None
 
 
+def identity(stage: Stage) -> str:
+    """Whose credentials the stage's are, for the caches of what they sign (EKS tokens, ECR passwords):
+    the key of the entry that serves them, which changes with the profile's role, not with each renewal."""
+    entry = entry_of(stage)
+    return entry.key if entry else f"profile {stage.profile.name}"
+
+
 def renewable_until(stage: Stage, creds: Credentials):
     """Until when the prompt hook can renew these without a person: the MFA session's end, or the
     Identity Center sign-in's (with its refresh), else the credentials' own."""

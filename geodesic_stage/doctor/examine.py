@@ -1,11 +1,11 @@
 """`doctor`: every check, in the order a person fixes things (files, profiles, chains, topology,
-cache, clock), into one report. Everything but the clock check and Identity Center's online
-check reads files only."""
+cache, Kubernetes and ECR, clock), into one report. Everything but the clock check, the EKS
+clusters' and Identity Center's online checks reads files only."""
 
 import os
 from typing import Mapping, Optional
 
-from geodesic_stage.doctor import cache, chains, clock, profiles, sso, topology
+from geodesic_stage.doctor import cache, chains, clock, kube, profiles, sso, topology
 from geodesic_stage.doctor.findings import Report, from_exception, warning
 from geodesic_stage.errors import StageError
 from geodesic_stage.topology import profiles as topologies
@@ -48,6 +48,11 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
         root = topologies.root_account(stages, context.stages.root_account_id)
         report.findings += topology.check_topology(report.topology, stages, root)
     report.findings += cache.check_cache()
+    clusters, findings = kube.stage_clusters(context, report.stages)
+    report.findings += findings
+    if clusters and not offline:
+        report.findings += kube.check_clusters(context, clusters)
+    report.findings += kube.check_user_kubeconfig(context, report.stages, clusters, environ)
     signer = next((p for p in stages.values() if p.source_profile), None)
     if not offline and signer and not source_findings:
         report.findings += clock.check_clock(signer, context)

@@ -2,18 +2,24 @@
 
 Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json` (cachekeys
 derives every key), Identity Center tokens in `~/.aws/sso/cache/`, and our MFA sessions in
-`~/.aws/cli/cache/geodesic-stage/`. Directories are 0700, files 0600, every write is atomic,
+`~/.aws/cli/cache/geodesic-stage/` (what the stages' credentials sign, EKS tokens and ECR
+passwords, in folders of their own there). Directories are 0700, files 0600, every write is atomic,
 and a file that is unreadable, malformed or writable by others is a miss.
+
+Importing it loads neither json, datetime nor the file writer (each function that needs them imports
+them): kubectl's cached token (eks.served) reads its answer with read_private, and no JSON.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-from geodesic_stage.clock import parse_timestamp, rfc3339
 from geodesic_stage.lifetimes import LONGEST_SESSION_SECONDS
-from geodesic_stage.model import Credentials
+
+# The model for the annotations only: it (and datetime) loads where credentials are read or written.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from geodesic_stage.model import Credentials
 
 _TEMP_PREFIX, _SUFFIX = ".tmp-", ".json"
 
@@ -26,8 +32,37 @@ def session_cache_dir() -> str:
     return os.path.join(cli_cache_dir(), "geodesic-stage")
 
 
+def eks_cache_dir() -> str:
+    """EKS tokens, cluster descriptions and the stages' kubeconfigs: beside the MFA sessions, as private as they are."""
+    return os.path.join(session_cache_dir(), "eks")
+
+
+def ecr_cache_dir() -> str:
+    """ECR passwords and the stages' docker configs."""
+    return os.path.join(session_cache_dir(), "ecr")
+
+
 def token_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".aws", "sso", "cache")
+
+
+def read_private(path: str, limit: int = 1 << 20) -> bytes | None:
+    """Up to `limit` bytes of a file of this user's that nobody else can write; None for one that is
+    absent, unreadable, a symbolic link, someone else's or writable by others (then it is no entry of ours)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 class JsonFileCache:
@@ -38,24 +73,19 @@ class JsonFileCache:
         return os.path.join(self.directory, key + _SUFFIX)
 
     def get(self, key: str) -> dict | None:
+        import json
+
+        data = read_private(self.path(key))
         try:
-            fd = os.open(self.path(key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
+            value = json.loads(data) if data is not None else None
+        except (ValueError, RecursionError):
             return None
-        try:
-            info = os.fstat(fd)
-            if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-                return None
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                value = json.loads(f.read(1 << 20))
-        except (OSError, ValueError, RecursionError):
-            return None
-        finally:
-            os.close(fd)
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict) -> None:
         """Write atomically; raises OSError when the disk or directory refuses."""
+        import json
+
         from geodesic_stage.store import files  # only writers pay for it
 
         self._ensure_directory()
@@ -95,6 +125,9 @@ def token_cache() -> JsonFileCache:
 
 def credentials_from_entry(entry: dict | None) -> Credentials | None:
     """The credentials in an STS response or cache entry, or None if it is not one."""
+    from geodesic_stage.clock import parse_timestamp
+    from geodesic_stage.model import Credentials
+
     try:
         creds = entry["Credentials"]
         values = [creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")]
@@ -108,6 +141,8 @@ def credentials_from_entry(entry: dict | None) -> Credentials | None:
 
 def entry_from_credentials(credentials: Credentials, assumed_role_user: dict | None = None) -> dict:
     """An entry shaped like the STS response that botocore caches."""
+    from geodesic_stage.clock import rfc3339
+
     entry = {
         "Credentials": {
             "AccessKeyId": credentials.access_key_id,
@@ -129,3 +164,15 @@ def fresh(credentials: Credentials | None, at, min_seconds: float) -> Credential
     if left < min_seconds or left > LONGEST_SESSION_SECONDS:
         return None
     return credentials
+
+
+def secret_and_time(entry: dict | None, secret: str, time: str) -> tuple | None:
+    """(the printable secret, the time) an entry of ours holds under those names (an EKS token and its
+    expiration, an ECR password and its renewal); None for one that is absent, broken or not ours."""
+    from geodesic_stage.clock import parse_timestamp
+
+    try:
+        value, at = entry[secret], parse_timestamp(entry[time])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return (value, at) if isinstance(value, str) and value.isprintable() else None
