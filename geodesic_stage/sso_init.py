@@ -4,7 +4,7 @@ with the permission set (ListAccounts, ListAccountRoles), and render their profi
 import os
 import re
 
-from geodesic_stage import awsconfig, log, mfa, resolve, sso, sso_client, sso_topology
+from geodesic_stage import awsconfig, log, mfa, resolve, sso, sso_listing, sso_topology
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoSession
 
@@ -21,11 +21,7 @@ def blocks(args, context):
         raise ConfigError(f"init --topology sso needs {', '.join(missing)}")
     token = sso.access_token(session, _can_sign_in(), "run this init in a terminal to sign in")
     log.say(f"asking Identity Center which accounts you can reach with {permission_set}...")
-    accounts = [
-        sso_topology.Account(a["accountId"], a.get("accountName") or a["accountId"],
-                             tuple(r["roleName"] for r in sso_client.account_roles(session.region, token, a["accountId"])))
-        for a in sso_client.accounts(session.region, token)
-    ]
+    accounts = sso_listing.read(session, token, permission_set, args.max_time)
     role = resolve.role_of(context.request, context.stages)
     stages = sso_topology.stages(accounts, namespace, role, permission_set)
     if not stages:
