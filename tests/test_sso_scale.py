@@ -13,7 +13,7 @@ import pytest
 
 from conftest import BIN, clean_environ, run_cli
 from ptyshell import plain
-from sso_support import SSO_REGION, START_URL, write_token
+from sso_support import SSO_REGION, START_URL, token_path, write_token
 from ssofake import SsoFake, organization
 
 ACCOUNTS = organization(60)
@@ -188,3 +188,24 @@ def test_the_summary_counts_profiles_added_changed_and_kept(user, portal):
         f"try: stage use {sorted(expected())[-1][len('acme-'):-len('-admin')]}"
     )
     assert written(home) == expected()
+
+
+def test_list_and_doctor_read_the_config_a_few_times_not_once_a_stage(user, tmp_path):
+    """With 1,000 Identity Center stages: each stage's [sso-session] lookup used to parse the whole file again."""
+    home, env = user
+    config = home / ".aws" / "config"
+    config.write_text("[sso-session acme]\nsso_start_url=https://acme.awsapps.com/start\nsso_region=us-east-1\n" + "".join(
+        f"\n[profile acme-s{i:04d}-admin]\nsso_session=acme\nsso_account_id={100000000000 + i}\n"
+        "sso_role_name=AdministratorAccess\nregion=us-west-2\n" for i in range(1000)))
+    for command in (["list", "--json"], ["doctor", "--offline"]):
+        trace = tmp_path / "strace.log"
+        done = subprocess.run(["strace", "-f", "-qq", "-o", str(trace), "-e", "trace=openat", str(BIN / "geodesic-stage"), *command],
+                              env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+        assert done.returncode in (0, 1), done.stderr
+        if command[0] == "list":
+            assert len(json.loads(done.stdout)) == 1000
+        lines = trace.read_text().splitlines()
+        opened = [line for line in lines if f'"{config}"' in line]
+        assert 0 < len(opened) <= 3, (command, len(opened))
+        if command[0] == "list":  # and the sign-in's token once, not once a stage
+            assert len([line for line in lines if f'"{token_path(home)}"' in line]) == 1

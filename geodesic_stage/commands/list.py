@@ -16,7 +16,7 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="one JSON array for scripts")
 
 
-def _row(context, stage_name: str, now) -> dict:
+def _row(context, stage_name: str, now, sign_ins: dict) -> dict:
     try:
         profile = context.stage(stage_name).profile
     except StageError as e:
@@ -34,15 +34,19 @@ def _row(context, stage_name: str, now) -> dict:
         "left": clock.minutes_left(creds.expiration, now) if creds else None,
     }
     if profile.sso:
-        # The Identity Center sign-in behind the role: None when signed out.
-        row["token_left"] = sso.token_minutes_left(profile.sso.session, now)
+        # The Identity Center sign-in behind the role: None when signed out; read once for all its stages.
+        session = profile.sso.session
+        if session not in sign_ins:
+            sign_ins[session] = sso.token_minutes_left(session, now)
+        row["token_left"] = sign_ins[session]
     return row
 
 
 def run(args, context):
     now = clock.now()
     current = stage_in_use()
-    rows = [_row(context, name, now) for name in context.known_stages()]
+    sign_ins = {}
+    rows = [_row(context, name, now, sign_ins) for name in context.known_stages()]
     for row in rows:
         row["current"] = row["stage"] == current
     if args.json:
