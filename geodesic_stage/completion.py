@@ -24,7 +24,8 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
     "console": (True, ("--open", *_STAGE, *_MFA)),
     "init": (False, (
         "--topology", "--namespace", "--role", "--region", "--root-account-id", "--mfa-serial", "--mfa-user",
-        "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region", "--sso-role", "--dry-run", "--force",
+        "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region", "--sso-role", "--max-time", "--dry-run",
+        "--force",
     )),
     "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
     "keys": (False, ()),
@@ -36,7 +37,7 @@ GLOBAL_OPTIONS = ("--help", "--version", "--debug")
 TAKES_VALUE = {
     *_STAGE, "--duration", "--mfa-token", "--session-duration", "--format", "--topology", "--root-account-id",
     "--mfa-serial", "--mfa-user", "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region",
-    "--sso-role",
+    "--sso-role", "--max-time",
 }
 
 
