@@ -67,6 +67,19 @@ def _dest(option: str) -> str:
     return option[2:].replace("-", "_")
 
 
+def positive_seconds(text: str) -> float:
+    """argparse's type for a number of seconds above 0 (--max-time)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def _stage_options(parser, mfa: bool = True) -> None:
     group = parser.add_argument_group("stage options")
     group.add_argument("--profile", help="use this AWS profile instead of resolving the stage")

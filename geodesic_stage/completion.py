@@ -27,7 +27,7 @@ COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
         "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region", "--sso-role", "--max-time", "--dry-run",
         "--force",
     )),
-    "doctor": (False, ("--namespace", "--role", "--topology", "--offline")),
+    "doctor": (False, ("--namespace", "--role", "--topology", "--offline", "--max-time")),
     "keys": (False, ()),
 }
 # Commands whose first word is an action of their own.

@@ -402,7 +402,8 @@ def check_clock(profile: Profile, context) -> List[Finding]:
     return []
 
 
-def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
+def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False,
+            max_time: Optional[float] = None) -> Report:
     from geodesic_stage import sso_doctor
 
     report = Report(findings=check_files(context.config_path, environ))
@@ -415,7 +416,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
             report.findings.append(from_exception(e))
     sso_stages = {s: p for s, p in report.stages.items() if p.sso}
     if sso_stages:
-        notes, findings = sso_doctor.check(sso_stages, offline)
+        notes, findings = sso_doctor.check(sso_stages, offline, max_time or sso_doctor.CHECK_SECONDS)
         report.notes += notes
         report.findings += findings
     # The checks below are for role profiles; an Identity Center stage has none of their settings.

@@ -8,6 +8,10 @@ from geodesic_stage import clock, sso
 from geodesic_stage.errors import AwsError, StageError
 from geodesic_stage.model import Profile, SsoSession
 
+# Online, the permission sets are checked for this long at most (a sign-in that sees thousands of
+# accounts takes minutes through the portal's throttle); init --dry-run compares them all.
+CHECK_SECONDS = 60
+
 
 def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
     from geodesic_stage.doctor import warning
@@ -23,7 +27,7 @@ def check_mixed(profiles: Mapping[str, Mapping[str, str]]) -> list:
     ]
 
 
-def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list]:
+def check(stages: Mapping[str, Profile], offline: bool, max_time: float = CHECK_SECONDS) -> Tuple[List[str], list]:
     from geodesic_stage.doctor import warning
 
     now = clock.now()
@@ -42,34 +46,54 @@ def check(stages: Mapping[str, Profile], offline: bool) -> Tuple[List[str], list
                 f"run 'stage use {first_stage[session]}' in a terminal to sign in",
             ))
         elif not offline:
-            findings += _assignments(session, profiles)
+            findings += _assignments(session, profiles, max_time)
     return notes, findings
 
 
-def _assignments(session: SsoSession, profiles: List[Profile]) -> list:
-    """Each profile's account and permission set, against what the token can see."""
+def _assignments(session: SsoSession, profiles: List[Profile], max_time: float) -> list:
+    """Each profile's account and permission set, against what the token can see (one ListAccountRoles an account)."""
     from geodesic_stage import sso_client
-    from geodesic_stage.doctor import error, from_exception
+    from geodesic_stage.doctor import error, from_exception, warning
+    from geodesic_stage.progress import StatusLine
 
+    patience = sso_client.Patience(max_time)
     try:
         token = sso.access_token(session, False, "sign in first")
-        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_client.accounts(session.region, token)}
-        findings = []
-        for profile in profiles:
-            role = profile.sso
-            if role.account_id not in accounts:
-                findings.append(error(
-                    f"profile {profile.name}: account {role.account_id} is not among the {len(accounts)} accounts your sign-in sees",
-                    "fix sso_account_id, or ask your Identity Center administrator for an assignment",
-                ))
-                continue
-            roles = sorted(r["roleName"] for r in sso_client.account_roles(session.region, token, role.account_id))
-            if role.role_name not in roles:
-                findings.append(error(
-                    f"profile {profile.name}: permission set {role.role_name} is not yours in account {role.account_id} "
-                    f"({accounts[role.account_id]}); yours there: {', '.join(roles) or 'none'}",
-                    "set sso_role_name to one of them, or ask your Identity Center administrator",
-                ))
+        accounts = {a["accountId"]: a.get("accountName", "") for a in sso_client.accounts(session.region, token, patience)}
+        findings, roles_of = [], {}
+        with StatusLine() as line:
+            for checked, profile in enumerate(profiles):
+                role = profile.sso
+                if role.account_id not in accounts:
+                    findings.append(error(
+                        f"profile {profile.name}: account {role.account_id} is not among the {len(accounts)} accounts your sign-in sees",
+                        "fix sso_account_id, or ask your Identity Center administrator for an assignment",
+                    ))
+                    continue
+                if role.account_id not in roles_of:
+                    line.show(f"Identity Center: checking permission sets: {checked:,} of {len(profiles):,} profiles")
+                    try:
+                        roles_of[role.account_id] = sorted(
+                            r["roleName"] for r in sso_client.account_roles(session.region, token, role.account_id, patience))
+                    except sso_client.OutOfTime:
+                        findings.append(warning(
+                            f"checked the permission sets of {checked:,} of {len(profiles):,} profiles of {sso.describe(session)} "
+                            f"in {max_time:g} s (--max-time); the rest are not checked",
+                            "give doctor a longer --max-time, or compare them all with 'geodesic-stage init --topology sso --dry-run'",
+                        ))
+                        break
+                roles = roles_of[role.account_id]
+                if role.role_name not in roles:
+                    findings.append(error(
+                        f"profile {profile.name}: permission set {role.role_name} is not yours in account {role.account_id} "
+                        f"({accounts[role.account_id]}); yours there: {', '.join(roles) or 'none'}",
+                        "set sso_role_name to one of them, or ask your Identity Center administrator",
+                    ))
         return findings
+    except sso_client.OutOfTime:
+        return [warning(
+            f"the Identity Center portal did not list the accounts of {sso.describe(session)} within {max_time:g} s (--max-time); "
+            "permission sets not checked", "run doctor again later, or with a longer --max-time",
+        )]
     except (AwsError, StageError) as e:
         return [from_exception(e)]

@@ -209,3 +209,26 @@ def test_list_and_doctor_read_the_config_a_few_times_not_once_a_stage(user, tmp_
         assert 0 < len(opened) <= 3, (command, len(opened))
         if command[0] == "list":  # and the sign-in's token once, not once a stage
             assert len([line for line in lines if f'"{token_path(home)}"' in line]) == 1
+
+
+def test_doctor_checks_every_permission_set_through_the_throttle_and_says_what_its_max_time_left_unchecked(user, portal):
+    home, env = user
+    assert run_cli(env, *ARGS).returncode == 0
+    (home / ".aws" / "sso" / "cache").chmod(0o700)
+    portal.throttle(20)
+    portal.reset()
+    done = run_cli(env, "doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"ok: {len(HOLDING)} stages")
+    assert portal.count("ListAccountRoles") == role_pages(HOLDING)  # one listing an account
+
+    portal.throttle(5, burst=5)  # about 15 accounts in 3 s
+    partial = run_cli(env, "doctor", "--max-time", "3")
+    assert partial.returncode == 0, partial.stdout
+    assert re.search(rf"warning: checked the permission sets of \d+ of {len(HOLDING)} profiles of sso-session acme in 3 s "
+                     r"\(--max-time\); the rest are not checked; fix: give doctor a longer --max-time", partial.stdout), partial.stdout
+
+    portal.throttle(0)
+    stopped = run_cli(env, "doctor", "--max-time", "2")
+    assert "warning: the Identity Center portal did not list the accounts of sso-session acme within 2 s (--max-time)" in stopped.stdout
+    assert "Traceback" not in stopped.stderr

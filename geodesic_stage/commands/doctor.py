@@ -10,16 +10,23 @@ STAGE_OPTIONS = False
 
 
 def add_arguments(parser):
+    from geodesic_stage import sso_doctor
+    from geodesic_stage.cli import positive_seconds
+
     parser.add_argument("--namespace", help="namespace of the stage profiles (default: $NAMESPACE)")
     parser.add_argument("--role", help="role part of the profile names (default: admin)")
     parser.add_argument("--topology", choices=TOPOLOGIES, help="check against this topology instead of the stages file's or the inferred one")
     parser.add_argument("--offline", action="store_true", help="skip the checks that call STS (clock skew)")
+    parser.add_argument(
+        "--max-time", metavar="SECONDS", type=positive_seconds, default=sso_doctor.CHECK_SECONDS,
+        help=f"check Identity Center permission sets for this long at most (default: {sso_doctor.CHECK_SECONDS})",
+    )
 
 
 def run(args, context):
     from geodesic_stage import doctor
 
-    report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline)
+    report = doctor.examine(context, os.environ, declared_topology=args.topology, offline=args.offline, max_time=args.max_time)
     for note in report.notes:
         sys.stdout.write(note + "\n")
     for hint in report.hints:

@@ -15,6 +15,8 @@ MAX_TIME = 1800
 
 
 def add_arguments(parser):
+    from geodesic_stage.cli import positive_seconds
+
     parser.add_argument("--topology", choices=TOPOLOGIES + ("sso",), help="how the stages map to AWS accounts (sso: IAM Identity Center)")
     parser.add_argument("--namespace", help="first part of each profile name (default: $NAMESPACE)")
     parser.add_argument("--role", help="last part of each profile name and of the root role (default: admin)")
@@ -34,24 +36,12 @@ def add_arguments(parser):
     sso.add_argument("--sso-region", metavar="REGION", help="the Identity Center region (default: the session's, if present)")
     sso.add_argument("--sso-role", metavar="PERMISSION_SET", help="the permission set every stage profile uses")
     sso.add_argument(
-        "--max-time", metavar="SECONDS", type=_seconds, default=MAX_TIME,
+        "--max-time", metavar="SECONDS", type=positive_seconds, default=MAX_TIME,
         help=f"give up listing the accounts after this long, writing nothing (default: {MAX_TIME}, "
              "enough for 7,000 accounts at the portal's 20 calls a second)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
     parser.add_argument("--force", action="store_true", help="overwrite profiles of ours that were edited by hand")
-
-
-def _seconds(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
 
 
 def run(args, context):
