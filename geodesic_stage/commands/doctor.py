@@ -7,6 +7,7 @@ from geodesic_stage.stages import TOPOLOGIES
 HELP = "check the AWS config against its topology, the source keys, cache permissions and the clock; one line per finding"
 EXAMPLE = "geodesic-stage doctor --offline"
 STAGE_OPTIONS = False
+NAMED = 10
 
 
 def add_arguments(parser):
@@ -34,9 +35,10 @@ def run(args, context):
     for finding in report.findings:
         sys.stdout.write(finding.line() + "\n")
     if not report.findings:
-        names = ", ".join(report.stages)
+        # Names a few stages; thousands would make one line of tens of thousands of characters.
+        names = ", ".join(report.stages) if len(report.stages) <= NAMED else f"{', '.join(list(report.stages)[:NAMED])}, ..."
         sys.stdout.write(
-            f"ok: {len(report.stages)} stages ({names}) in {context.config_path}, "
+            f"ok: {len(report.stages):,} stages ({names}) in {context.config_path}, "
             f"topology {report.topology} ({report.topology_source}); no problems found\n"
         )
     else:
