@@ -130,12 +130,12 @@ def _failed(error, listing: "_Listing", tally: Tally, max_seconds: float):
     kept = listing.keep()
     if isinstance(error, KeyboardInterrupt):
         return error
-    what, again = error.message, "run init again"
+    what, longer = error.message, ""
     if isinstance(error, sso_client.OutOfTime):
-        what, again = f"Identity Center: {what} (--max-time {max_seconds:g})", "run init again, with a longer --max-time"
+        what, longer = f"Identity Center: {what} (--max-time {max_seconds:g})", " with a longer --max-time"
     read = f"{tally.listed:,} accounts listed" if tally.total is None else f"{tally.read:,} of {tally.total:,} accounts read"
-    then = f" within {KEPT_SECONDS // 60} min to go on from there" if kept else ""
-    return type(error)(f"{what}; nothing written ({read}); {again}{then}")
+    again = f"run init again within {KEPT_SECONDS // 60} min{longer} to go on from there" if kept else f"run init again{longer}"
+    return type(error)(f"{what}; nothing written ({read}); {again}")
 
 
 class _Listing:

@@ -100,7 +100,7 @@ def test_a_throttle_that_never_lets_up_ends_at_max_time_with_one_line_and_nothin
     last = done.stderr.splitlines()[-1]
     assert done.stderr.count("\n") == 2 and "Traceback" not in done.stderr
     assert last.startswith("geodesic-stage: Identity Center: gave up after 2 s of TooManyRequestsException (--max-time 2); ")
-    assert last.endswith("nothing written (0 accounts listed); run init again, with a longer --max-time")
+    assert last.endswith("nothing written (0 accounts listed); run init again with a longer --max-time")
 
 
 def test_max_time_must_be_a_number_of_seconds(user):
@@ -233,3 +233,21 @@ def test_doctor_checks_every_permission_set_through_the_throttle_and_says_what_i
     stopped = run_cli(env, "doctor", "--max-time", "2")
     assert "warning: the Identity Center portal did not list the accounts of sso-session acme within 2 s (--max-time)" in stopped.stdout
     assert "Traceback" not in stopped.stderr
+
+
+def test_ctrl_c_part_way_writes_nothing_and_the_next_run_goes_on_from_what_was_read(user, portal):
+    home, env = user
+    portal.throttle(20)
+    child = pexpect.spawn(str(BIN / "geodesic-stage"), list(ARGS), env=dict(env, TERM="xterm"), encoding="utf-8", timeout=25)
+    child.expect(r"[1-9]\d* of 60 accounts read")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "interrupted" in plain(child.before) and "Traceback" not in child.before
+    assert (home / ".aws" / "config").read_text() == OTHER
+    portal.reset()
+    again = run_cli(env, *ARGS)
+    assert again.returncode == 0 and "going on from the listing the last run kept" in again.stderr
+    assert portal.count("ListAccounts") == 0 and portal.count("ListAccountRoles") < role_pages()
+    assert written(home) == expected()
