@@ -1,6 +1,6 @@
 # geodesic with geodesic-stage baked in: `stage use STAGE` in every shell.
 #   docker build -t acme/geodesic-stage .
-ARG GEODESIC_VERSION=4.3.0
+ARG GEODESIC_VERSION=4.5.1
 FROM cloudposse/geodesic:${GEODESIC_VERSION}-debian
 
 # The package gets a virtualenv of its own, made by the image's own python3

@@ -7,21 +7,18 @@ from types import SimpleNamespace
 
 from geodesic_stage import __version__, log
 from geodesic_stage.errors import Interrupted, StageError
+from geodesic_stage.options import ACTION_HELP, STAGE_OPTIONS
+from geodesic_stage.options import COMMANDS as OPTIONS
 
-COMMANDS = ("use", "status", "list", "env", "exec", "logout", "refresh", "credential_process", "console", "init", "doctor", "keys")
-_BY_NAME = {name.replace("_", "-"): name for name in COMMANDS}
+COMMANDS = tuple(name.replace("-", "_") for name in OPTIONS)
+_BY_NAME = {name: name.replace("-", "_") for name in OPTIONS}
 
 # The words of the commands run at every prompt and shell start, read without argparse: building a
 # parser (with the gettext, locale and shutil it loads) costs more than a cached `use` does all told.
-# A word this table does not know (help, a typo, a missing stage) goes to argparse, which knows every
-# command and says every error. command: (positionals, switches, options taking a value: their type)
-_STAGE_VALUES = {"--profile": str, "--role": str, "--namespace": str, "--region": str}
-_QUICK = {
-    "use": (("stage",), ("--no-prompt", "--direct"),
-            {**_STAGE_VALUES, "--duration": int, "--mfa-token": str, "--session-duration": int}),
-    "status": ((), ("--verify",), _STAGE_VALUES),
-    "list": ((), ("--json",), _STAGE_VALUES),
-}
+# A word this reader does not know (help, a typo, a missing stage) goes to argparse, which knows every
+# command and says every error. Both are made from the one table, options.COMMANDS.
+_QUICK = ("use", "status", "list")
+_STAGE_VALUES = {option.name: option.value for option in STAGE_OPTIONS}
 
 
 def _quick_args(words) -> SimpleNamespace | None:
@@ -32,7 +29,10 @@ def _quick_args(words) -> SimpleNamespace | None:
     command = words[debug] if debug < len(words) else "status"
     if command not in _QUICK:
         return None
-    positionals, switches, valued = _QUICK[command]
+    table = OPTIONS[command]
+    positionals = tuple(p.name for p in table.positionals)
+    switches = tuple(o.name for o in table.options if o.value is None)
+    valued = {o.name: o.value for o in table.options if o.value is not None}
     found = {"debug": bool(debug), "command": command, **dict.fromkeys(positionals)}
     found.update({_dest(option): None for option in valued})
     found.update({_dest(switch): False for switch in switches})
@@ -63,34 +63,8 @@ def _quick_args(words) -> SimpleNamespace | None:
 
 
 def _dest(option: str) -> str:
-    """The attribute argparse stores an option in: --mfa-token -> mfa_token."""
+    """The attribute argparse stores an option in: --mfa-token -> mfa_token (options.Option.dest)."""
     return option[2:].replace("-", "_")
-
-
-def positive_seconds(text: str) -> float:
-    """argparse's type for a number of seconds above 0 (--max-time)."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
-
-
-def _stage_options(parser, mfa: bool = True) -> None:
-    group = parser.add_argument_group("stage options")
-    group.add_argument("--profile", help="use this AWS profile instead of resolving the stage")
-    group.add_argument("--role", help="role part of the profile name (default: admin)")
-    group.add_argument("--namespace", help="namespace part of the profile name (default: $NAMESPACE)")
-    group.add_argument("--region", help="override the profile's region")
-    if mfa:
-        group.add_argument("--duration", type=int, metavar="SECONDS", help="role session length")
-        group.add_argument("--mfa-token", metavar="CODE", help="the MFA code, for use without a terminal")
-        group.add_argument("--direct", action="store_true", help="AssumeRole with the MFA code (mfa_mode = direct)")
-        group.add_argument("--session-duration", type=int, metavar="SECONDS", help="MFA session length (default 43200)")
 
 
 def build_parser(only: str | None = None):
@@ -112,7 +86,8 @@ def build_parser(only: str | None = None):
     parser = _Parser(
         prog="geodesic-stage",
         description="Assume a stage's AWS role with MFA in the current shell (the `stage` function wraps this).",
-        epilog="example: stage use testing",
+        epilog="example: stage use testing\n`stage help COMMAND` shows a command's options",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"geodesic-stage {__version__}")
     parser.add_argument("--debug", action="store_true", help="show each decision on stderr (secrets redacted)")
@@ -127,11 +102,36 @@ def build_parser(only: str | None = None):
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        module.add_arguments(command)
-        if getattr(module, "STAGE_OPTIONS", True):
-            _stage_options(command, mfa=getattr(module, "NEEDS_MFA", True))
+        table = OPTIONS[name.replace("_", "-")]
+        if table.actions:
+            actions = command.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True, parser_class=_Parser)
+            for action, words in table.actions.items():
+                _add_words(actions.add_parser(action, help=ACTION_HELP[action]), words)
+        _add_words(command, table)
         command.set_defaults(run=module.run)
     return parser
+
+
+def _add_words(parser, table) -> None:
+    """The table's positionals and options onto an argparse parser, in their help sections."""
+    sections = {}
+    for positional in table.positionals:
+        parser.add_argument(positional.name, nargs=positional.nargs, metavar=positional.metavar, help=positional.help)
+    for option in table.options:
+        if option.group and option.group not in sections:
+            exclusive = option.group.startswith("!")
+            sections[option.group] = parser.add_mutually_exclusive_group() if exclusive else parser.add_argument_group(option.group)
+        where = sections.get(option.group, parser)
+        if option.value is None:
+            where.add_argument(option.name, action="store_true", help=option.help)
+        elif option.repeat:
+            where.add_argument(option.name, action="append", default=[], metavar=option.metavar, help=option.help)
+        else:
+            where.add_argument(
+                option.name, type=option.value, metavar=option.metavar, help=option.help,
+                choices=option.choices() if option.choices else None,
+                default=option.default,
+            )
 
 
 def _command_of(argv) -> str | None:
@@ -142,9 +142,19 @@ def _command_of(argv) -> str | None:
     return None
 
 
+def _help_as_option(words):
+    """`help [COMMAND]` means `[COMMAND] --help`, as in git and pip."""
+    debug = 0
+    while words[debug:debug + 1] == ["--debug"]:
+        debug += 1
+    if words[debug:debug + 1] != ["help"]:
+        return words
+    return [*words[:debug], *words[debug + 1:], "--help"]
+
+
 def main(argv=None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    from geodesic_stage import passphrase
+    from geodesic_stage.auth import passphrase
 
     passphrase.take_from_environment()  # before anything can start a process that would inherit it
     if words[:1] == ["__complete"]:
@@ -152,6 +162,7 @@ def main(argv=None) -> int:
         from geodesic_stage import completion
 
         return completion.main(words[1:])
+    words = _help_as_option(words)
     try:
         args = _quick_args(words)
         if args is None:
@@ -162,6 +173,8 @@ def main(argv=None) -> int:
                 args = parser.parse_args([*words, "status"])
         if getattr(args, "debug", False):
             log.enable_debug()
+        else:
+            log.hide_warnings()
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

@@ -9,36 +9,20 @@ import os
 import sys
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-_STAGE = ("--profile", "--role", "--namespace", "--region")
-_MFA = ("--duration", "--mfa-token", "--direct", "--session-duration")
-# Per command: (takes a stage argument, its options).
+from geodesic_stage.options import COMMANDS as _TABLE
+from geodesic_stage.options import GLOBAL_OPTIONS
+
+# Per command: (takes a stage argument, its options), from the one table the parser is made from.
 COMMANDS: Dict[str, Tuple[bool, Tuple[str, ...]]] = {
-    "use": (True, ("--no-prompt", *_STAGE, *_MFA)),
-    "status": (False, ("--verify", *_STAGE)),
-    "list": (False, ("--json", *_STAGE)),
-    "env": (True, ("--format", "--show", *_STAGE, *_MFA)),
-    "exec": (True, (*_STAGE, *_MFA)),
-    "logout": (False, ("--forget", *_STAGE)),
-    "refresh": (False, ("--bounded", *_STAGE)),
-    "credential-process": (True, _STAGE),
-    "console": (True, ("--open", *_STAGE, *_MFA)),
-    "init": (False, (
-        "--topology", "--namespace", "--role", "--region", "--root-account-id", "--mfa-serial", "--mfa-user",
-        "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region", "--sso-role", "--max-time", "--dry-run",
-        "--force",
-    )),
-    "doctor": (False, ("--namespace", "--role", "--topology", "--offline", "--max-time")),
-    "keys": (False, ()),
+    name: (command.takes_stage, tuple(o.name for o in command.options)) for name, command in _TABLE.items()
 }
+# `help COMMAND` is read as `COMMAND --help` (cli.py): its one word is the command it explains.
+COMMANDS["help"] = (False, ())
 # Commands whose first word is an action of their own.
-ACTIONS = {"keys": ("add", "import", "list", "remove", "passwd", "rotate")}
-GLOBAL_OPTIONS = ("--help", "--version", "--debug")
+ACTIONS = {name: tuple(command.actions) for name, command in _TABLE.items() if command.actions}
+ACTIONS["help"] = tuple(_TABLE)
 # Options followed by a value (the value is not a stage argument).
-TAKES_VALUE = {
-    *_STAGE, "--duration", "--mfa-token", "--session-duration", "--format", "--topology", "--root-account-id",
-    "--mfa-serial", "--mfa-user", "--source-profile", "--stage", "--sso-session", "--sso-start-url", "--sso-region",
-    "--sso-role", "--max-time",
-}
+TAKES_VALUE = {o.name for command in _TABLE.values() for o in command.options if o.value is not None}
 
 
 def candidates(words: Sequence[str], current: int) -> List[str]:
@@ -78,21 +62,16 @@ def _arguments(words: Sequence[str]) -> List[str]:
 
 
 def _values(option: str, command: str) -> Iterable[str]:
-    if option == "--format":
-        from geodesic_stage.shell import FORMATS
-
-        return FORMATS
-    if option == "--topology":
-        from geodesic_stage.stages import TOPOLOGIES
-
-        return (*TOPOLOGIES, "sso") if command == "init" else TOPOLOGIES
+    chosen = next((o.choices for o in _TABLE[command].options if o.name == option and o.choices), None)
+    if chosen:
+        return chosen()
     if option == "--profile":
         return _config(lambda profiles, stages, request: sorted(profiles), ())
     return ()
 
 
 def _stage_names(profiles, stages, request) -> Iterable[str]:
-    from geodesic_stage import resolve
+    from geodesic_stage.config import resolve
 
     return resolve.known_stages(profiles, stages, request)
 
@@ -108,9 +87,9 @@ def _given(words: Sequence[str], option: str):
 
 def _config(pick, words: Sequence[str]) -> Iterable[str]:
     """pick(profiles, stages file, request) from the user's files; nothing if they cannot be read."""
-    from geodesic_stage import awsconfig, resolve
+    from geodesic_stage.config import awsconfig, resolve
     from geodesic_stage.errors import StageError
-    from geodesic_stage.stages import load_stages
+    from geodesic_stage.config.stages_file import load_stages
 
     try:
         request = resolve.Request(

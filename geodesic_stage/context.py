@@ -3,25 +3,82 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
-from geodesic_stage import awsconfig, chain, log, resolve
+from geodesic_stage import log
+from geodesic_stage.config import awsconfig, chain, resolve
+from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Stage
+from geodesic_stage.options import MFA_OPTIONS, STAGE_OPTIONS
 from geodesic_stage.record import replace
-from geodesic_stage.stages import StagesFile, load_stages
+from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
-def stage_in_use() -> str | None:
-    """The stage this shell holds: STAGE, with the keys `stage use` exported beside it.
-    The one place that decides it for status, list, console and refresh."""
-    name = os.environ.get("STAGE")
-    return name if name and os.environ.get("AWS_ACCESS_KEY_ID") else None
+# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it
+# (keys without an end are the user's own, exported by hand). stage.sh's __geodesic_stage_current
+# asks the same of the same variables (tests/test_stage_in_use.py).
+IN_USE = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION")
+
+
+def stage_in_use(environ=os.environ) -> str | None:
+    """The stage this shell holds: the one place that decides it for status, list, console, refresh and doctor."""
+    return environ.get("STAGE") if all(environ.get(name) for name in IN_USE) else None
+
+
+# The options of `stage use` its block records (in render.USED_WITH, as shell words), so that a renewal
+# in this shell or in a login shell started from it keeps the region, role, profile and duration chosen:
+# those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
+# option: (attribute, type)
+_KEPT = {o.name: (o.dest, o.value or bool) for o in (*STAGE_OPTIONS, *MFA_OPTIONS) if o.kept}
+
+
+def used_with(args) -> str:
+    """The record of the options `args` (a use's, or a renewal's) hold, for render.USED_WITH: '' for none."""
+    chosen = [(option, getattr(args, name, None)) for option, (name, _) in _KEPT.items()]
+    chosen = [(option, value) for option, value in chosen if value is not None and value is not False]  # 0 is a value
+    if not chosen:
+        return ""
+    from geodesic_stage.render import quote  # POSIX quoting, which shlex.split reads back (shlex costs a cached use its import)
+
+    return " ".join(option if value is True else f"{option} {quote(str(value))}" for option, value in chosen)
+
+
+def recorded_use() -> dict:
+    """The options the shell's stage was used with, read back from render.USED_WITH: {attribute: value}."""
+    from geodesic_stage.render import USED_WITH
+
+    text = os.environ.get(USED_WITH, "")
+    if not text:
+        return {}
+    import shlex
+
+    def refused(what: str) -> ConfigError:
+        return ConfigError(f"{USED_WITH} is not a record of 'stage use' ({what}); run 'stage use' again")
+
+    try:
+        words = iter(shlex.split(text))
+    except ValueError as e:
+        raise refused(str(e))
+    found = {}
+    for word in words:
+        if word not in _KEPT:
+            raise refused(f"{word!r}")
+        name, kind = _KEPT[word]
+        value = True if kind is bool else next(words, None)
+        if value is None:
+            raise refused(f"{word} without a value")
+        try:
+            found[name] = kind(value)
+        except ValueError:
+            raise refused(f"{word} {value!r}")
+    return found
 
 
 def _may_hold_keys(profile: str) -> bool:
     """keystore.may_hold, asked only of a source the files give no keys: other stages never load the key store's module."""
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store
 
-    return keystore.may_hold(profile)
+    return store.may_hold(profile)
 
 
 class Context:
@@ -66,7 +123,7 @@ class Context:
         return self._sso_sessions
 
     def stage(self, name: str) -> Stage:
-        return resolve.resolve(
+        return resolve.resolve_stage(
             name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys,
             sso_sessions=lambda: self.sso_sessions,
         )
@@ -75,8 +132,8 @@ class Context:
         return resolve.known_stages(self.profiles, self.stages, self.request)
 
     def settings(self, args):
-        """The credentials.Settings of this run (imported here: status and list need none of that module)."""
-        from geodesic_stage.credentials import Settings
+        """The Settings of this run: the stages file's, or the flags'."""
+        from geodesic_stage.model import Settings
 
         direct = getattr(args, "direct", False)
         return Settings(
@@ -84,6 +141,19 @@ class Context:
             session_seconds=getattr(args, "session_duration", None) or self.stages.session_duration,
             role_seconds=getattr(args, "duration", None),
         )
+
+    def as_used(self, args) -> SimpleNamespace:
+        """This run's own options over those the shell's stage was used with (recorded_use), as a renewal
+        must keep them; the request takes them. The options, for settings() and used_with()."""
+        recorded = recorded_use()
+        chosen = {}
+        for name, _ in _KEPT.values():
+            own = getattr(args, name, None)
+            chosen[name] = own if own is not None and own is not False else recorded.get(name)
+        self.request = replace(self.request, **{
+            name: chosen[name] for name in ("namespace", "role", "profile", "region") if chosen[name] is not None
+        })
+        return SimpleNamespace(**chosen)
 
     def current_stage(self) -> Stage | None:
         """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE."""

@@ -35,6 +35,13 @@ class MfaUnavailable(StageError):
     exit_code = 3
 
 
+class LockTimeout(StageError):
+    """Another shell has held a lock for too long (an MFA prompt, a sign-in, the key store): exit 3,
+    as for MFA, since only the person at that other shell can finish what holds it."""
+
+    exit_code = 3
+
+
 class Interrupted(StageError):
     """The user pressed Ctrl-C."""
 

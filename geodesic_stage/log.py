@@ -8,6 +8,26 @@ _debug = False
 def enable_debug() -> None:
     global _debug
     _debug = True
+    import warnings  # with --debug only: a cached command without it stays lighter
+
+    warnings.showwarning = _warning_line
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    debug(f"{category.__name__} from {filename}:{lineno}: {message}")
+
+
+def hide_warnings() -> None:
+    """A library's warning (pyOpenSSL's deprecations, botocore's notice about this Python) is for --debug,
+    not the user's screen; -W or PYTHONWARNINGS still get what they ask for."""
+    if sys.warnoptions:
+        return
+    if "warnings" in sys.modules:
+        sys.modules["warnings"].simplefilter("ignore")
+    else:
+        # The warnings module takes this up when a library first imports it; importing it here would
+        # slow every cached command.
+        sys.warnoptions.append("ignore")
 
 
 def say(message: str) -> None:

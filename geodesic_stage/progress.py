@@ -5,8 +5,7 @@ import os
 import sys
 import time
 
-# Redraws a second at most: enough to look alive, few enough to cost nothing.
-REDRAWS_PER_SECOND = 10
+from geodesic_stage.lifetimes import PROGRESS_REDRAW_SECONDS
 
 
 class StatusLine:
@@ -20,7 +19,7 @@ class StatusLine:
         if not self.on:
             return
         moment = time.monotonic()
-        if not now and self._drawn_at is not None and moment - self._drawn_at < 1 / REDRAWS_PER_SECOND:
+        if not now and self._drawn_at is not None and moment - self._drawn_at < PROGRESS_REDRAW_SECONDS:
             return
         # A line longer than the terminal would wrap, and \r then redraws only its last part.
         self.stream.write("\r" + text[: _columns(self.stream) - 1] + "\x1b[K")

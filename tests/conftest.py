@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import cliv2
 from ptyshell import MFA_PROMPT, ROOT, Shell
 from stsproxy import StsProxy
 
@@ -197,6 +198,38 @@ def run_aws(env: dict, *args, timeout=60) -> subprocess.CompletedProcess:
     )
 
 
+class AwsCli:
+    """An AWS CLI taken as the reference for what a config means: "v1" (PyPI, the venv's bin/aws) or
+    "v2" (Debian's awscli, pointed at the loopback fakes by tests/cliv2.py)."""
+
+    def __init__(self, version: str, data: Path):
+        self.version = version
+        self.binary = BIN / "aws" if version == "v1" else cliv2.require()
+        self._data = data
+
+    def environ(self, env: dict) -> dict:
+        return env if self.version == "v1" else cliv2.environ(env, self._data)
+
+    def run(self, env: dict, *args, input=None, timeout=60) -> subprocess.CompletedProcess:
+        """`aws ARGS`, no terminal: stdin is `input` (where botocore's getpass reads a code) or /dev/null."""
+        return subprocess.run(
+            [str(self.binary), *args], env=self.environ(env), input=input, capture_output=True, text=True,
+            stdin=None if input is not None else subprocess.DEVNULL, timeout=timeout, start_new_session=True,
+        )
+
+
+@pytest.fixture(params=["v1", "v2"])
+def aws_cli(request, tmp_path):
+    """Each AWS CLI in turn: for the sharing that both must agree on."""
+    return AwsCli(request.param, tmp_path / "aws-v2-data")
+
+
+@pytest.fixture
+def aws_v2(tmp_path):
+    """The AWS CLI v2 alone: for what only v2 does (SSO role cache, `sso login`, export-credentials)."""
+    return AwsCli("v2", tmp_path / "aws-v2-data")
+
+
 def mfa_prompts(*shells) -> int:
     """How many times these shells asked for an MFA code: prompt_toolkit redraws a prompt as it is
     answered, so renderings separated only by the digits typed are one."""
@@ -220,4 +253,4 @@ def shell(env):
         s.close()
 
 
-__all__ = ["needs_root", "ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]
+__all__ = ["AwsCli", "needs_root", "ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]

@@ -16,7 +16,9 @@ portal's calls behind a token bucket answering HTTP 429 TooManyRequestsException
 `fail(operation, from_call)` makes that call fail from its Nth answer on.
 
 Point botocore at it with AWS_ENDPOINT_URL_SSO_OIDC and AWS_ENDPOINT_URL_SSO (both `fake.url`).
-A test plays the person at the browser with `approve(user_code)`. Role credentials are real: the
+A test plays the person at the browser with `approve(user_code)`, and orders shells renewing at once
+with `hold_refreshes()`. A refresh token is good once, as at AWS: a spent one is refused (invalid_grant)
+and counted in `reused_refresh_tokens`. Role credentials are real: the
 fake assumes `AWSReservedSSO_<permission set>_<suffix>` in the requested account at moto's STS
 (plain HTTP, so the fake needs nothing beyond the standard library),
 so `aws sts get-caller-identity` with them names that account and role, as AWS would.
@@ -101,6 +103,10 @@ class SsoFake:
         self.devices = {}  # deviceCode -> {"user_code", "client", "expires", "approved", "used"}
         self.tokens = {}  # accessToken -> expires (epoch seconds)
         self.refresh_tokens = {}  # refreshToken -> clientId
+        self.spent_refresh_tokens = set()
+        self.reused_refresh_tokens = 0  # refresh grants that presented a spent refresh token
+        self.held_refreshes = 0  # refresh grants waiting for release_refreshes()
+        self._refresh_gate = None
         self.poll_times = []  # when each device-code poll arrived (monotonic)
         self.throttled = 0  # portal calls answered 429
         self._bucket = None  # TokenBucket of the portal's calls, when throttled
@@ -169,6 +175,17 @@ class SsoFake:
         if refreshable:
             token["refreshToken"] = self._issue_refresh(client_id)
         return token
+
+    def hold_refreshes(self) -> None:
+        """Refresh grants wait, counted in `held_refreshes`, until `release_refreshes()`."""
+        with self._lock:
+            self._refresh_gate = threading.Event()
+
+    def release_refreshes(self) -> None:
+        with self._lock:
+            gate, self._refresh_gate = self._refresh_gate, None
+        if gate:
+            gate.set()
 
     def revoke_all(self) -> None:
         """Every access and refresh token stops working (the administrator signed the user out)."""
@@ -352,7 +369,18 @@ class SsoFake:
                 grant = request.get("grantType")
                 if grant == "refresh_token":
                     with fake._lock:
-                        owner = fake.refresh_tokens.pop(request.get("refreshToken"), None)
+                        gate = fake._refresh_gate
+                        fake.held_refreshes += bool(gate)
+                    if gate:
+                        gate.wait(60)
+                    with fake._lock:
+                        fake.held_refreshes -= bool(gate)
+                        presented = request.get("refreshToken")
+                        owner = fake.refresh_tokens.pop(presented, None)
+                        if owner is not None:
+                            fake.spent_refresh_tokens.add(presented)
+                        elif presented in fake.spent_refresh_tokens:
+                            fake.reused_refresh_tokens += 1
                     if owner != request["clientId"]:
                         return self._error(400, "InvalidGrantException", {"error": "invalid_grant", "error_description": "Invalid refresh token provided"})
                     return self._new_token(request["clientId"])

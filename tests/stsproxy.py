@@ -3,9 +3,17 @@
 moto accepts any MFA code and counts nothing; this proxy counts the STS calls
 by action, and answers `AccessDenied` for the codes a test declares wrong and
 `InvalidClientTokenId` for the access keys it declares unknown, as AWS does. Everything else goes to moto unchanged.
+
+moto also trusts every AssumeRole; for the roles a test puts in `mfa_roles` (a trust policy requiring
+aws:MultiFactorAuthPresent) the proxy answers `AccessDenied` unless the call carries SerialNumber and
+TokenCode or is signed with an MFA session (GetSessionToken with a code). Role credentials carry no MFA
+context through a chain, even when that role was assumed with a code. moto gives every GetSessionToken
+the same keys, so the proxy gives each MFA session a session token of its own to know it by.
 """
 
 import http.client
+import re
+import secrets
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +60,9 @@ class StsProxy:
         self.unknown_keys = set()
         # Actions AWS refuses for now (a policy change, an SCP): AccessDenied, which botocore does not retry.
         self.denied_actions = set()
+        # Role ARNs whose trust policy requires MFA.
+        self.mfa_roles = set()
+        self._mfa_sessions = set()  # the session tokens of GetSessionToken calls made with a code
         self._lock = threading.Lock()
         self._server, self.url = serve_loopback(self._handler())
 
@@ -104,11 +115,24 @@ class StsProxy:
                 if signed_by in proxy.unknown_keys:
                     self._answer(403, UNKNOWN_KEY.encode(), "text/xml")
                     return
+                if action == "AssumeRole" and params.get("RoleArn", [None])[0] in proxy.mfa_roles:
+                    with_code = code is not None and "SerialNumber" in params
+                    with proxy._lock:
+                        in_mfa_session = self.headers.get("X-Amz-Security-Token") in proxy._mfa_sessions
+                    if not (with_code or in_mfa_session):
+                        self._answer(403, DENIED.encode(), "text/xml")
+                        return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn.request("POST", self.path, body=body, headers=headers)
                 response = conn.getresponse()
-                self._answer(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
+                data = response.read()
+                if action == "GetSessionToken" and code is not None and response.status == 200:
+                    token = f"FQoGZXIvYXdzEMFASESSION{secrets.token_hex(16)}"
+                    data = re.sub(rb"<SessionToken>[^<]*</SessionToken>", f"<SessionToken>{token}</SessionToken>".encode(), data)
+                    with proxy._lock:
+                        proxy._mfa_sessions.add(token)
+                self._answer(response.status, data, response.getheader("Content-Type", "text/xml"))
                 conn.close()
 
             def _answer(self, status, data, content_type):

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage import awsconfig, cache, resolve
-from geodesic_stage.stages import StagesFile
+from geodesic_stage.config import awsconfig, resolve
+from geodesic_stage import cachekeys
+from geodesic_stage.config.stages_file import StagesFile
 
 OPTIONAL = ("mfa_serial", "external_id", "role_session_name", "duration_seconds")
 # Text a config line can hold as botocore reads it back: no line breaks or
@@ -66,8 +67,8 @@ def botocore_credentials(config_path, monkeypatch, role_cache: dict):
 
 def our_key(config_path) -> str:
     profiles = awsconfig.load_profiles(str(config_path))
-    stage = resolve.resolve("testing", profiles, StagesFile(), resolve.Request(profile="cpco-testing-admin"))
-    return cache.cli_cache_key(stage.profile)
+    stage = resolve.resolve_stage("testing", profiles, StagesFile(), resolve.Request(profile="cpco-testing-admin"))
+    return cachekeys.role_key(stage.profile)
 
 
 def cached_session(access_key: str) -> dict:

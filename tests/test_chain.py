@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage import awsconfig, chain
+from geodesic_stage.config import awsconfig, chain
 from geodesic_stage.errors import ConfigError
 
 KEYS = "aws_access_key_id = AKIA{n}EXAMPLE\naws_secret_access_key = secret{n}\n"
@@ -180,7 +180,7 @@ def test_the_chain_is_the_one_botocore_walks(tmp_path, monkeypatch, case):
 
     expected = botocore_walk(profile)
     profiles, credentials = our_chain(tmp_path)
-    resolved = chain.resolve(profile, profiles, credentials)
+    resolved = chain.chain_of(profile, profiles, credentials)
 
     assert [(r.role_arn, r.mfa_serial) for r in resolved.roles] == [(arn, serial) for arn, serial, _ in expected]
     assert source_key(resolved.source, profiles, credentials) == expected[0][2]
@@ -189,27 +189,27 @@ def test_the_chain_is_the_one_botocore_walks(tmp_path, monkeypatch, case):
 
 def test_temporary_source_keys_are_marked_so_no_mfa_session_is_bought_from_them(tmp_path, monkeypatch):
     write_files(tmp_path, monkeypatch, *CORPUS["temporary-source-keys"][:2])
-    resolved = chain.resolve("s", *our_chain(tmp_path))
+    resolved = chain.chain_of("s", *our_chain(tmp_path))
     assert resolved.source.temporary and resolved.session_serial is None
 
 
 def test_long_term_keys_with_mfa_on_the_first_role_start_an_mfa_session(tmp_path, monkeypatch):
     write_files(tmp_path, monkeypatch, *CORPUS["chain-2-mfa-first"][:2])
-    resolved = chain.resolve("cpco-testing-terraform", *our_chain(tmp_path))
+    resolved = chain.chain_of("cpco-testing-terraform", *our_chain(tmp_path))
     assert resolved.session_serial == MFA
     assert resolved.describe() == "cpco (static keys) -> cpco-identity-admin -> cpco-testing-terraform"
 
 
 def test_mfa_on_a_later_role_goes_into_that_assume_role(tmp_path, monkeypatch):
     write_files(tmp_path, monkeypatch, *CORPUS["chain-3-mfa-last"][:2])
-    resolved = chain.resolve("c", *our_chain(tmp_path))
+    resolved = chain.chain_of("c", *our_chain(tmp_path))
     assert resolved.session_serial is None
     assert [r.mfa_serial for r in resolved.roles] == [None, None, MFA]
 
 
 def refused(profiles, name="s", credentials=None) -> str:
     with pytest.raises(ConfigError) as error:
-        chain.resolve(name, profiles, credentials or {}, "~/.aws/config")
+        chain.chain_of(name, profiles, credentials or {}, "~/.aws/config")
     assert "\n" not in error.value.message
     return error.value.message
 
@@ -270,11 +270,11 @@ def test_half_a_key_pair_is_refused_before_any_call():
 def test_settings_sts_would_refuse_are_refused_before_a_code_is_asked(setting, value, message):
     profiles = {"s": {"role_arn": ARN, "source_profile": "k", setting: value}, "k": {"aws_access_key_id": "A", "aws_secret_access_key": "B"}}
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        chain.check(chain.resolve("s", profiles, {}))
+        chain.check(chain.chain_of("s", profiles, {}))
 
 
 def test_durations_and_region_from_the_command_line_are_checked_too():
-    resolved = chain.resolve("s", {"s": {"role_arn": ARN, "credential_source": "Environment"}}, {})
+    resolved = chain.chain_of("s", {"s": {"role_arn": ARN, "credential_source": "Environment"}}, {})
     chain.check(resolved, "us-west-2", 43200, 129600)
     for args, message in (((None, 899), "--duration"), ((None, None, 129601), "MFA session"), (("us west",), "region")):
         with pytest.raises(ConfigError, match=message):
@@ -347,7 +347,7 @@ def test_any_graph_of_profiles_resolves_as_botocore_walks_it_or_is_refused_as_bo
         expected = None
     profiles, credentials = our_chain(tmp_path)
     try:
-        resolved = chain.resolve("p0", profiles, credentials)
+        resolved = chain.chain_of("p0", profiles, credentials)
     except ConfigError:
         resolved = None
     event("refused" if expected is None else f"{len(expected)} role(s)")

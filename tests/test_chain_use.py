@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import run_cli
-from geodesic_stage import cache
+from geodesic_stage import cachekeys
 from geodesic_stage.model import Profile
 from test_integration import assert_one_line_error
 
@@ -213,6 +213,6 @@ mfa_serial = {MFA}
         keys = dict(env, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY="s")
         done = run_cli(keys, "use", "ci", "--profile", "cpco-ci-admin", "--mfa-token", CODE)
         assert done.returncode == 0, done.stderr
-        (home / ".aws" / "cli" / "cache" / f"{cache.cli_cache_key(Profile('cpco-ci-admin', 'arn:aws:iam::888888888888:role/ci', mfa_serial=MFA))}.json").unlink()
+        (home / ".aws" / "cli" / "cache" / f"{cachekeys.role_key(Profile('cpco-ci-admin', 'arn:aws:iam::888888888888:role/ci', mfa_serial=MFA))}.json").unlink()
 
     assert sts.count("GetSessionToken") == 2

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import DATA, run_aws, run_cli
-from geodesic_stage import awsconfig, cache
+from geodesic_stage.config import awsconfig
+from geodesic_stage.config import checked
 from geodesic_stage.errors import ConfigError
 from test_config_files import junk_files, write
 from test_fast_path import CONFIG, ODD, beyond_the_fast_path, loaded_modules, with_odd_line
@@ -88,7 +89,7 @@ def test_a_config_read_again_from_its_index_is_what_checking_every_line_reads(tm
     monkeypatch.setattr(awsconfig, "CHECKED_ONCE_FROM", 0)
     assert [outcome(reader, path) for reader in READERS] == every_line  # checked, and remembered if plain
 
-    indexed = cache.checked_before(cache.text_digest(open(path).read()))
+    indexed = checked.checked_before(checked.text_digest(open(path).read()))
     event("read again from the index" if indexed else "not in the plain shape: checked every time")
     assert indexed == (awsconfig._plain_sections(open(path).read()) is not None)
     assert [outcome(reader, path) for reader in READERS] == every_line
@@ -133,17 +134,17 @@ def test_an_error_in_a_section_never_read_refuses_the_file_every_time_as_botocor
         with pytest.raises(ConfigError) as refused:
             awsconfig.load_profiles(path)
         assert refused.value.message.startswith(f"{path}:{line}: ")
-    assert len(cache.checked_cache().get(cache.CHECKED_KEY)["crc32"]) == 1, "only the text that passed is kept"
+    assert len(checked.checked_cache().get(checked.CHECKED_KEY)["crc32"]) == 1, "only the text that passed is kept"
 
 
 def test_the_digests_kept_are_the_newest_few(tmp_path, own_home):
     text = large("")
-    for n in range(cache.CHECKED_KEPT + 3):
+    for n in range(checked.CHECKED_KEPT + 3):
         awsconfig.load_profiles(write(tmp_path / "config", f"# edit {n}\n{text}"))
-    kept = cache.checked_cache().get(cache.CHECKED_KEY)["crc32"]
-    assert len(kept) == cache.CHECKED_KEPT
-    assert kept[0] == cache.text_digest(f"# edit {cache.CHECKED_KEPT + 2}\n{text}")
-    assert cache.text_digest(f"# edit 0\n{text}") not in kept
+    kept = checked.checked_cache().get(checked.CHECKED_KEY)["crc32"]
+    assert len(kept) == checked.CHECKED_KEPT
+    assert kept[0] == checked.text_digest(f"# edit {checked.CHECKED_KEPT + 2}\n{text}")
+    assert checked.text_digest(f"# edit 0\n{text}") not in kept
 
 
 # What the cache trusts.
@@ -154,13 +155,13 @@ def trusted_but_broken(tmp_path) -> str:
     what a cache entry that was not ours could make us skip."""
     text = large((DATA / "organization.config").read_text()).replace("[profile filler-0100-admin]\n", "[profile filler-0100-admin]\nno setting here\n")
     path = write(tmp_path / "config", text)
-    cache.checked_cache().put(cache.CHECKED_KEY, {"crc32": [cache.text_digest(text)]})
+    checked.checked_cache().put(checked.CHECKED_KEY, {"crc32": [checked.text_digest(text)]})
     return path
 
 
 def test_a_digest_cache_writable_by_others_is_not_trusted(tmp_path, own_home):
     path = trusted_but_broken(tmp_path)
-    entry = cache.checked_cache().path(cache.CHECKED_KEY)
+    entry = checked.checked_cache().path(checked.CHECKED_KEY)
     assert stat.S_IMODE(os.stat(entry).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(entry)).st_mode) == 0o700
     # The control: from a file of ours, the entry is trusted, and the error goes unseen.
@@ -174,14 +175,14 @@ def test_a_digest_cache_writable_by_others_is_not_trusted(tmp_path, own_home):
 @pytest.mark.parametrize("damage", ["not json", "a list", "wrong digests"])
 def test_a_damaged_digest_cache_means_checking_again(tmp_path, own_home, damage):
     path = trusted_but_broken(tmp_path)
-    entry = cache.checked_cache().path(cache.CHECKED_KEY)
+    entry = checked.checked_cache().path(checked.CHECKED_KEY)
     with open(entry, "w") as f:
         f.write({"not json": "{", "a list": '{"crc32": 7}', "wrong digests": '{"crc32": [1, null, "00"]}'}[damage])
     with pytest.raises(ConfigError, match="no setting here"):
         awsconfig.load_profiles(path)
     text = large("")
     awsconfig.load_profiles(write(tmp_path / "good", text))
-    assert cache.checked_before(cache.text_digest(text)), "the damaged entry is replaced by a good one"
+    assert checked.checked_before(checked.text_digest(text)), "the damaged entry is replaced by a good one"
 
 
 def test_a_cache_that_cannot_be_written_means_checking_every_time(tmp_path, own_home):
@@ -192,7 +193,7 @@ def test_a_cache_that_cannot_be_written_means_checking_every_time(tmp_path, own_
     path = write(tmp_path / "config", text)
     for _ in range(2):
         assert "cpco-testing-admin" in awsconfig.load_profiles(path)
-    assert not cache.checked_before(cache.text_digest(text))
+    assert not checked.checked_before(checked.text_digest(text))
 
 
 # The command, side by side with the AWS CLI.
@@ -207,7 +208,7 @@ def test_a_cached_use_of_a_large_config_refuses_it_as_the_aws_cli_does_after_an_
     sts.reset()
     cached = run_cli(env, "use", "testing")
     assert cached.returncode == 0 and sts.calls == [], cached.stderr
-    assert cache.text_digest(text) in (home / ".aws/cli/cache/geodesic-stage/checked/aws-files-v2.json").read_text()
+    assert checked.text_digest(text) in (home / ".aws/cli/cache/geodesic-stage/checked/aws-files-v2.json").read_text()
 
     # An edit far from the stage's profile, keeping the length: both refuse the file.
     broken = text.replace("[profile filler-0200-admin]\nregion = us-west-2", "[profile filler-0200-admin]\nregion   us-west-2")

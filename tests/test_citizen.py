@@ -228,7 +228,7 @@ def test_in_direct_mode_the_hook_tries_no_renewal_and_hints_once_when_it_expires
     s = shell(env=fake_clock.apply(dict(env, AWS_ENDPOINT_URL_STS=fake_sts.url)))
     use_with_code(s, "stage use testing --direct")
     calls = len(fake_sts.calls)
-    hint = "geodesic-stage: credentials for testing have expired; run 'stage use testing' for a new MFA code or sign-in"
+    hint = "geodesic-stage: credentials for testing have expired; run 'stage use testing --direct' for a new MFA code or sign-in"
 
     fake_clock.advance(52 * MINUTES)
     for _ in range(3):  # the last ten minutes, an Enter a minute apart

@@ -7,7 +7,7 @@ import botocore.credentials
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage.cache import credentials_from_entry
+from geodesic_stage.store.cli_cache import credentials_from_entry
 from geodesic_stage.clock import minutes_left, parse_timestamp, rfc3339
 
 UTC = timezone.utc

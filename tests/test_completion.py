@@ -55,6 +55,10 @@ def test_commands_options_and_values_are_offered(shell, topology, sts):
     assert offered(s, "stage use --profile cpco-p") == ["cpco-prod-admin"]
     assert offered(s, "geodesic-stage init --topology ") == ["organization", "accounts", "single", "sso"]
     assert offered(s, "stage list --") == ["--help", "--json", "--profile", "--role", "--namespace", "--region"]
+    assert offered(s, "stage h") == ["help"]
+    assert offered(s, "stage help ") == [c for c in completion.COMMANDS if c != "help"]
+    assert offered(s, "stage help l") == ["list", "logout"]
+    assert offered(s, "stage help list ") == []
 
 
 @ANY_TOPOLOGY
@@ -109,5 +113,5 @@ def test_the_completion_table_offers_exactly_what_each_command_accepts(name):
     takes_value = {o for a in command._actions for o in a.option_strings if a.nargs != 0}
     # Exactly: a flag wrongly taken for one with a value would swallow the stage after it.
     assert {o for o in options if o in completion.TAKES_VALUE} == takes_value - {"--help", "-h", "--debug"}
-    assert set(completion.COMMANDS) == {n.replace("_", "-") for n in cli.COMMANDS}
+    assert set(completion.COMMANDS) == {n.replace("_", "-") for n in cli.COMMANDS} | {"help"}
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, run_cli
-from geodesic_stage import lock
-from geodesic_stage.errors import MfaUnavailable
+from geodesic_stage.store import lock
+from geodesic_stage.errors import LockTimeout
 from ptyshell import MFA_PROMPT
 
 WAITING = "another shell is asking for the MFA code; waiting for it"
@@ -94,7 +94,7 @@ def test_waiting_for_a_shell_that_never_answers_is_bounded(tmp_path):
     fcntl.flock(holder, fcntl.LOCK_EX)
     told = []
     try:
-        with pytest.raises(MfaUnavailable) as refused:
+        with pytest.raises(LockTimeout) as refused:
             with lock.exclusive(path, 0.2, lambda: told.append("waiting")):
                 pass
     finally:
@@ -167,16 +167,17 @@ def test_processes_racing_for_one_session_run_mfa_process_once(env, sts, home, t
 def test_refresh_never_waits_on_another_shells_prompt(env, sts, home):
     """The prompt hook runs `stage refresh`: with no MFA session it must refuse at once,
     not queue behind a shell whose user is still typing a code."""
-    from geodesic_stage import cache
+    from geodesic_stage import cachekeys
 
-    key = cache.session_cache_key("cpco", "arn:aws:iam::323330167063:mfa/admin@cloudposse.co")
+    key = cachekeys.mfa_session_key("cpco", "arn:aws:iam::323330167063:mfa/admin@cloudposse.co")
     lock_dir = home / ".aws" / "cli" / "cache" / "geodesic-stage"
     lock_dir.mkdir(parents=True)
     holder = os.open(str(lock_dir / f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         # A shell holding testing's (expiring) keys, as the hook sees it.
-        holding = dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin", AWS_ACCESS_KEY_ID="ASIAEXPIRINGKEY00001")
+        holding = dict(env, STAGE="testing", AWS_PROFILE="cpco-testing-admin", AWS_ACCESS_KEY_ID="ASIAEXPIRINGKEY00001",
+                       AWS_CREDENTIAL_EXPIRATION="2026-01-01T00:00:00Z")
         done = run_cli(holding, "refresh")
     finally:
         os.close(holder)

@@ -4,14 +4,16 @@ import subprocess
 
 import botocore.configloader
 import botocore.exceptions
+import botocore.session
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import BIN, clean_environ, needs_root
-from geodesic_stage import awsconfig
+from conftest import BIN, clean_environ, needs_root, run_aws, run_cli
+from geodesic_stage.config import awsconfig
 from geodesic_stage.errors import ConfigError, StageError
-from geodesic_stage.stages import DEFAULT_SESSION_SECONDS, StageEntry, load_stages
+from geodesic_stage.config.stages_file import StageEntry, load_stages
+from geodesic_stage.lifetimes import DEFAULT_SESSION_SECONDS
 
 READERS = {
     "AWS config": awsconfig.load_profiles,
@@ -69,19 +71,30 @@ def test_top_level_settings_are_what_a_stages_file_starts_with(tmp_path):
     assert (stages.namespace, stages.region, stages.topology, stages.stages) == ("cpco", "us-west-2", "single", {})
 
 
-def test_a_directory_instead_of_a_file_is_refused(tmp_path, reader):
-    (tmp_path / "config").mkdir()
-    message = config_error(reader, str(tmp_path / "config"))
-    assert message.startswith(f"{tmp_path / 'config'}: is a directory")
+def test_a_directory_instead_of_a_stages_file_is_refused(tmp_path):
+    (tmp_path / "stages.conf").mkdir()
+    message = config_error(load_stages, str(tmp_path / "stages.conf"))
+    assert message.startswith(f"{tmp_path / 'stages.conf'}: is a directory")
 
 
-def test_a_path_through_a_regular_file_is_refused_as_unreadable(tmp_path, reader):
-    blocker = write(tmp_path / "aws", "not a directory")
-    message = config_error(reader, f"{blocker}/config")
-    assert message == (
-        f"{blocker}/config: cannot read {'a stages file' if reader is load_stages else 'an AWS config file'} "
-        "(Not a directory); check its owner and mode"
-    )
+def test_a_path_through_a_regular_file_to_a_stages_file_is_refused_as_unreadable(tmp_path):
+    blocker = write(tmp_path / "geodesic", "not a directory")
+    message = config_error(load_stages, f"{blocker}/stages.conf")
+    assert message == f"{blocker}/stages.conf: cannot read a stages file (Not a directory); check its owner and mode"
+
+
+@pytest.mark.parametrize("reader_name", ["AWS config", "AWS credentials"])
+@pytest.mark.parametrize("what", ["a directory", "a path through a regular file"])
+def test_what_botocore_finds_no_file_at_is_an_aws_file_with_no_sections(tmp_path, reader_name, what):
+    """A directory is what a Docker bind mount of a file that did not exist leaves at ~/.aws/credentials."""
+    if what == "a directory":
+        (tmp_path / "credentials").mkdir()
+        path = str(tmp_path / "credentials")
+    else:
+        path = write(tmp_path / "aws", "not a directory") + "/credentials"
+    with pytest.raises(botocore.exceptions.ConfigNotFound):
+        botocore.configloader.raw_config_parse(path)
+    assert READERS[reader_name](path) == {}
 
 
 def test_an_empty_aws_file_has_no_profiles(tmp_path):
@@ -100,25 +113,24 @@ def test_a_missing_aws_file_has_no_profiles(tmp_path):
     assert awsconfig.load_profiles(str(tmp_path / "absent")) == {}
 
 
-def run_cli_without_root_powers(env: dict, *args):
-    """The CLI as root minus the capabilities that let root read any file whatever its mode."""
+def run_cli_without_root_powers(env: dict, *args, program: str = "geodesic-stage", input: str = None):
+    """The CLI (or `program`) as root minus the capabilities that let root read any file whatever its mode."""
     return subprocess.run(
-        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", str(BIN / "geodesic-stage"), *args],
-        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", str(BIN / program), *args],
+        env=env, capture_output=True, text=True, timeout=60, input=input,
+        stdin=None if input is not None else subprocess.DEVNULL, start_new_session=True,
     )
 
 
 @needs_root
-@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "GEODESIC_STAGE_CONFIG"])
-def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, variable):
+def test_an_unreadable_stages_file_is_one_line_and_exit_2(tmp_path):
     unreadable = tmp_path / "unreadable"
-    write(unreadable, "[profile cpco-testing-admin]\nrole_arn = arn:aws:iam::1:role/x\n")
+    write(unreadable, "namespace = cpco\n")
     unreadable.chmod(0)
     env = dict(clean_environ(), HOME=str(tmp_path), NAMESPACE="cpco", AWS_EC2_METADATA_DISABLED="true",
-               AWS_ENDPOINT_URL_STS="http://127.0.0.1:9", **{variable: str(unreadable)})
+               AWS_ENDPOINT_URL_STS="http://127.0.0.1:9", GEODESIC_STAGE_CONFIG=str(unreadable))
     result = run_cli_without_root_powers(env, "use", "testing", "--no-prompt")
-    kind = "an AWS config file" if variable == "AWS_CONFIG_FILE" else "a stages file"
-    assert result.stderr == f"geodesic-stage: {unreadable}: cannot read {kind} (Permission denied); check its owner and mode\n"
+    assert result.stderr == f"geodesic-stage: {unreadable}: cannot read a stages file (Permission denied); check its owner and mode\n"
     assert result.returncode == 2
     assert result.stdout == ""
 
@@ -308,3 +320,111 @@ def test_profile_default_and_default_section_resolve_as_botocore_does(tmp_path):
         text = "".join(f"[{header}]\nregion = {header.replace(' ', '-')}\n" for header in order)
         path = write(tmp_path / "config", text)
         assert awsconfig.load_profiles(path) == botocore.configloader.load_config(path)["profiles"]
+
+
+# Files read as botocore reads them: the same paths, the same sections, the same files taken as none.
+
+
+@pytest.mark.parametrize("config, credentials", [
+    ("$HOME/acme-config", "${HOME}/keys/credentials"),
+    ("~/acme-config", "$ACME/credentials"),
+], ids=["variables", "tilde-and-a-variable"])
+def test_the_file_variables_are_expanded_as_botocore_expands_them(tmp_path, monkeypatch, config, credentials):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ACME", str(tmp_path / "keys"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", config)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", credentials)
+    write(tmp_path / "acme-config", "[profile acme-testing-admin]\nregion = eu-central-1\n")
+    (tmp_path / "keys").mkdir()
+    write(tmp_path / "keys" / "credentials", "[acme]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n")
+
+    assert awsconfig.config_path() == str(tmp_path / "acme-config")
+    assert awsconfig.credentials_path() == str(tmp_path / "keys" / "credentials")
+    theirs = botocore.session.Session().full_config["profiles"]
+    assert {**awsconfig.load_profiles(), **awsconfig.load_credentials()} == theirs
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_a_stage_in_files_named_with_home_is_used_by_us_and_the_aws_cli(env, home, topology, sts):
+    """AWS_CONFIG_FILE='$HOME/acme-config', as people write it in a Dockerfile's ENV or an .envrc."""
+    (home / ".aws" / "config").rename(home / "acme-config")
+    (home / "keys").mkdir()
+    (home / ".aws" / "credentials").rename(home / "keys" / "credentials")
+    env = dict(env, AWS_CONFIG_FILE="$HOME/acme-config", AWS_SHARED_CREDENTIALS_FILE="${HOME}/keys/credentials")
+
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    assert "export AWS_REGION=us-west-2" in used.stdout
+    assert run_aws(env, "--profile", "cpco-testing-admin", "configure", "get", "region").stdout == "us-west-2\n"
+    # The AWS CLI finds the role credentials we cached under the key of the same profile: no code asked.
+    theirs = run_aws(env, "--profile", "cpco-testing-admin", "sts", "get-caller-identity", "--output", "json")
+    assert theirs.returncode == 0, theirs.stderr
+    doctor = run_cli(env, "doctor", "--offline")
+    assert doctor.returncode == 0 and doctor.stdout.startswith("ok: 4 stages"), doctor.stdout
+
+
+KEYS = "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+TESTING = (
+    "region = us-west-2\nrole_arn = arn:aws:iam::323330167063:role/cpco-root-admin\n"
+    "mfa_serial = arn:aws:iam::323330167063:mfa/admin@cloudposse.co\nsource_profile = cpco\n"
+)
+# What botocore cannot read, and where the stage's profile and keys are then found.
+UNREAD = {
+    "credentials-a-directory": ("[profile cpco]\n" + KEYS + "[profile cpco-testing-admin]\n" + TESTING, None, "is a directory"),
+    "credentials-unreadable": ("[profile cpco]\n" + KEYS + "[profile cpco-testing-admin]\n" + TESTING, 0o000,
+                               "cannot be read (Permission denied)"),
+    "config-unreadable": ("[profile cpco-testing-admin]\nregion = eu-west-1\n", 0o000, "cannot be read (Permission denied)"),
+}
+
+
+@needs_root
+@pytest.mark.parametrize("case", list(UNREAD))
+def test_an_aws_file_botocore_cannot_read_is_no_file_for_us_as_for_the_aws_cli(tmp_path, sts, case):
+    """The AWS CLI carries on without what it cannot read; so do we, and doctor says why with a warning."""
+    config, mode, why = UNREAD[case]
+    homes = {side: tmp_path / side for side in ("ours", "aws")}
+    for home in homes.values():
+        (home / ".aws").mkdir(parents=True)
+        (home / ".aws" / "config").write_text(config)
+        credentials = home / ".aws" / "credentials"
+        if mode is None:
+            credentials.mkdir()
+        else:
+            credentials.write_text("[cpco]\n" + KEYS + "[cpco-testing-admin]\n" + TESTING)
+        unreadable = home / ".aws" / ("config" if case.startswith("config") else "credentials")
+        if mode is not None:
+            unreadable.chmod(mode)
+    envs = {side: dict(clean_environ(), HOME=str(home), NAMESPACE="cpco", AWS_EC2_METADATA_DISABLED="true",
+                       AWS_ENDPOINT_URL_STS=sts.url) for side, home in homes.items()}
+
+    theirs = run_cli_without_root_powers(envs["aws"], "--profile", "cpco-testing-admin", "sts", "get-caller-identity",
+                                         "--output", "json", program="aws", input="123456\n")
+    assert theirs.returncode == 0, theirs.stderr
+    ours = run_cli_without_root_powers(envs["ours"], "use", "testing", "--mfa-token", "123456")
+    assert ours.returncode == 0, ours.stderr
+    assert "Traceback" not in ours.stderr
+    assert "export AWS_REGION=us-west-2" in ours.stdout  # the profile as found where botocore finds it
+
+    doctor = run_cli_without_root_powers(envs["ours"], "doctor", "--offline")
+    assert f"warning: {homes['ours'] / '.aws' / unreadable.name} {why}: " in doctor.stdout, doctor.stdout
+    assert doctor.returncode == 0 and doctor.stdout.endswith("\n0 error(s), 1 warning(s)\n"), doctor.stdout
+
+
+# Section names as people quote them: botocore splits them as a shell does (shlex), for profiles and sso-sessions alike.
+QUOTED_NAME = st.text(st.sampled_from("ab -_\"'\\"), min_size=1, max_size=10)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(headers=st.lists(st.tuples(st.sampled_from(["profile", "sso-session", "sso-sessions", "services"]), QUOTED_NAME),
+                        max_size=6, unique=True))
+def test_quoted_section_names_are_split_as_botocore_splits_them(tmp_path, headers):
+    path = write(tmp_path / "config", "".join(f"[{kind} {name}]\nregion = r{n}\n" for n, (kind, name) in enumerate(headers)))
+    theirs = botocore.configloader.load_config(path)
+    event(f"{len(theirs['sso_sessions'])} sso-session(s)")
+    assert dict(awsconfig.load_profiles(path)) == theirs["profiles"]
+    assert dict(awsconfig.load_sso_sessions(path)) == theirs["sso_sessions"]
+
+
+def test_an_sso_session_with_a_quoted_name_is_found(tmp_path):
+    path = write(tmp_path / "config", '[sso-session "acme corp"]\nsso_region = us-east-1\n[sso-session \'x y\']\nsso_region = eu-west-1\n')
+    assert dict(awsconfig.load_sso_sessions(path)) == {"acme corp": {"sso_region": "us-east-1"}, "x y": {"sso_region": "eu-west-1"}}

@@ -97,3 +97,17 @@ def test_console_with_a_dead_federation_endpoint_names_it(env, tmp_path):
     done = run_cli(dict(env, GEODESIC_STAGE_FEDERATION_URL=dead, **exported), "console")
     assert done.returncode == 1
     assert dead in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize("topology", ["single"], indirect=True)
+def test_console_open_with_a_browser_that_cannot_start_prints_the_url_and_one_line_why(env, federation):
+    url, _ = federation
+    env = dict(env, GEODESIC_STAGE_FEDERATION_URL=url, BROWSER="/nonexistent/bin/open")
+
+    done = run_cli(env, "--debug", "console", "testing", "--open", "--mfa-token", "123456")
+
+    assert done.returncode == 0, done.stderr
+    assert "SigninToken=token-123" in done.stdout
+    why = [line for line in done.stderr.splitlines() if not line.startswith("geodesic-stage[debug]")]
+    assert why == ["geodesic-stage: cannot start /nonexistent/bin/open (No such file or directory); open this URL yourself:"]
+    assert "token-123" not in done.stderr

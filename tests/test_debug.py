@@ -81,3 +81,33 @@ def test_debug_names_the_stages_file_and_the_entry_that_chose_the_profile(env, t
     assert f"stages file {stages}" in done.stderr
     assert f"stage qa: profile cpco-testing-admin (its entry in {stages})" in done.stderr
     assert "mfa_mode session" in done.stderr
+
+
+@pytest.mark.parametrize("topology", ["organization"])
+def test_a_librarys_warning_is_a_debug_line_never_on_the_users_screen(env, topology, sts, tmp_path):
+    """As Debian's pyOpenSSL under a newer cryptography does (a CryptographyDeprecationWarning when botocore
+    looks for it): a stand-in OpenSSL that warns, then is not there."""
+    site = tmp_path / "site"
+    (site / "OpenSSL").mkdir(parents=True)
+    (site / "OpenSSL" / "__init__.py").write_text(
+        'import warnings\nwarnings.warn("DSA is deprecated", UserWarning)\nraise ImportError("a stand-in")\n'
+    )
+    env = dict(env, PYTHONPATH=str(site))
+
+    unreachable = dict(env, AWS_ENDPOINT_URL_STS="http://127.0.0.1:9")
+    failed = run_cli(unreachable, "use", "testing", "--mfa-token", CODE)
+    assert failed.returncode == 1
+    assert len(failed.stderr.splitlines()) == 1 and failed.stderr.startswith("geodesic-stage: cannot reach STS"), failed.stderr
+    asked = run_cli(dict(unreachable, PYTHONWARNINGS="default"), "use", "testing", "--mfa-token", CODE)
+    assert "UserWarning: DSA is deprecated" in asked.stderr, "-W and PYTHONWARNINGS still rule"
+
+    debugged = run_cli(env, "--debug", "use", "testing", "--mfa-token", CODE)
+    assert debugged.returncode == 0, debugged.stderr
+    said = debugged.stderr.splitlines()
+    assert f"geodesic-stage[debug]: UserWarning from {site / 'OpenSSL' / '__init__.py'}:2: DSA is deprecated" in said
+    assert all(line.startswith("geodesic-stage[debug]: ") for line in said)
+
+    sts.reset()
+    used = run_cli(env, "use", "prod")  # from the cached MFA session: through botocore again
+    assert (used.returncode, used.stderr) == (0, "")
+    assert [action for action, _ in sts.calls] == ["AssumeRole"]

@@ -1,4 +1,4 @@
-"""Every profile the AWS CLI can use, `stage use` can use, and to the same effect.
+"""Every profile the AWS CLI (v1 and v2) can use, `stage use` can use, and to the same effect.
 
 One corpus of config files (the three topologies, chains 2 and 3 deep with mfa_serial on the
 first link and on the last, temporary source keys, a credential_process source,
@@ -10,13 +10,12 @@ each side reuses what the other cached, link by link, without a code."""
 
 import json
 import re
-import subprocess
 import sys
 
 import boto3
 import pytest
 
-from conftest import BIN, mfa_prompts, run_cli
+from conftest import mfa_prompts, run_cli
 
 CODE = "123456"
 MFA = "arn:aws:iam::323330167063:mfa/admin@cloudposse.co"
@@ -102,22 +101,19 @@ def identity_of(keys: dict, sts) -> tuple:
     return account_and_role(client.get_caller_identity()["Arn"])
 
 
-def aws_identity(env: dict, profile: str):
+def aws_identity(cli, env: dict, profile: str):
     """(account, role) the AWS CLI reaches for the profile, and how many codes it asked for (on stdin:
     no terminal, so botocore's getpass reads there)."""
-    done = subprocess.run(
-        [str(BIN / "aws"), "--profile", profile, "sts", "get-caller-identity", "--output", "json"], env=env,
-        input=f"{CODE}\n" * 3, capture_output=True, text=True, timeout=60, start_new_session=True,
-    )
+    done = cli.run(env, "--profile", profile, "sts", "get-caller-identity", "--output", "json", input=f"{CODE}\n" * 3)
     assert done.returncode == 0, done.stderr
     return account_and_role(json.loads(done.stdout)["Arn"]), done.stderr.count("Enter MFA code")
 
 
 @pytest.mark.parametrize("topology", ["single"])
-def test_each_profile_reaches_the_role_the_aws_cli_reaches_and_each_reuses_the_others_cache(corpus, sts, shell, topology):
+def test_each_profile_reaches_the_role_the_aws_cli_reaches_and_each_reuses_the_others_cache(corpus, sts, shell, topology, aws_cli):
     expected = {}
     for profile, _ in WALK:
-        expected[profile], _ = aws_identity(corpus["aws"], profile)
+        expected[profile], _ = aws_identity(aws_cli, corpus["aws"], profile)
 
     sts.reset()
     bash = shell(env=corpus["ours"])
@@ -139,7 +135,7 @@ def test_each_profile_reaches_the_role_the_aws_cli_reaches_and_each_reuses_the_o
     # The AWS CLI on our cache, and we on the AWS CLI's: no code, no purchase.
     sts.reset()
     for profile, _ in WALK:
-        assert aws_identity(corpus["ours"], profile) == (expected[profile], 0)
+        assert aws_identity(aws_cli, corpus["ours"], profile) == (expected[profile], 0), profile
         done = run_cli(corpus["aws"], "use", "any", "--profile", profile, "--no-prompt")
         assert done.returncode == 0, (profile, done.stderr)
     assert [a for a, _ in sts.calls if a != "GetCallerIdentity"] == []

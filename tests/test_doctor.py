@@ -1,5 +1,6 @@
 """`geodesic-stage doctor`: one line per finding with its fix; exit 1 on any error, 0 on warnings only."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -7,8 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from conftest import FakeClock, clean_environ, run_cli
+from conftest import BIN, FakeClock, clean_environ, run_cli
+from geodesic_stage.config import chain
+from geodesic_stage.doctor import profiles as doctor
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.model import Profile
+from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, write_token  # noqa: F401
 from test_init import GOLDEN, TOPOLOGIES
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -131,8 +139,8 @@ def test_accounts_catches_the_access_role_a_bad_arn_and_a_missing_secret_without
     assert result.stdout.splitlines() == [
         "error: profile cpco-prod-admin: role_arn 'arn:aws:iam::84549027653:role/cpco-prod-admin' is not an IAM role "
         "ARN; fix: set role_arn=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
-        f"error: source profile 'cpco' has no aws_secret_access_key; fix: add aws_secret_access_key under [cpco] in "
-        f"{credentials} (aws configure --profile cpco)",
+        "error: profile 'cpco' in the credentials file has aws_access_key_id but no aws_secret_access_key; "
+        "fix: add aws_secret_access_key to it (aws configure --profile cpco)",
         "error: profile cpco-testing-admin assumes OrganizationAccountAccessRole, which trusts a management account the "
         "accounts topology does not hold; fix: set role_arn=arn:aws:iam::126450723953:role/cpco-testing-admin",
         "warning: clock not checked against STS: no usable source keys to sign the call; fix: fix the source profile first",
@@ -192,6 +200,46 @@ def test_a_cache_others_can_read_is_an_error(user):
     ]
 
 
+def cache_as_the_aws_cli_v2_makes_it(directory: Path) -> None:
+    """An entry written by the AWS CLI v2's own JSONFileCache (Debian's awscli): it makes the folders
+    with the default mode (0755 under umask 022) and each file 0600."""
+    assert Path("/usr/bin/aws").exists(), "Debian's awscli (the AWS CLI v2) is not installed (apt-get install awscli)"
+    subprocess.run(
+        ["/usr/bin/python3", "-W", "ignore", "-c",
+         "import sys; from awscli.botocore.utils import JSONFileCache; JSONFileCache(sys.argv[1])['entry'] = {}",
+         str(directory)],
+        check=True, preexec_fn=lambda: os.umask(0o022),
+    )
+
+
+def test_the_aws_cli_v2s_cache_folders_others_can_list_are_a_warning_that_says_why(user):
+    env = user(golden("organization"))
+    folders = [user.home / ".aws" / "cli" / "cache", user.home / ".aws" / "sso" / "cache"]
+    for folder in folders:
+        cache_as_the_aws_cli_v2_makes_it(folder)
+        assert (folder.stat().st_mode & 0o777, (folder / "entry.json").stat().st_mode & 0o777) == (0o755, 0o600)
+
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        f"warning: others can list {folder} (mode 755, as the AWS CLI v2 makes it): they see the file names, not the "
+        f"credentials (no file in it is open to others); fix: nothing needs doing; chmod 700 {folder} hides the names too"
+        for folder in folders
+    ] + ["0 error(s), 2 warning(s)"]
+
+
+@pytest.mark.parametrize("folder, mode", [("cli/cache", 0o775), ("cli/cache/geodesic-stage", 0o755)],
+                         ids=["aws-cli-cache-others-can-write", "our-own-folder"])
+def test_a_cache_folder_others_can_write_or_our_own_open_to_others_is_still_an_error(user, folder, mode):
+    env = user(golden("organization"))
+    directory = user.home / ".aws" / folder
+    directory.mkdir(parents=True)
+    directory.chmod(mode)
+    result = run_cli(env, "doctor", "--offline")
+    assert result.returncode == 1
+    assert f"error: {directory} is open to others (mode {mode:o}); fix: chmod 700 {directory}" in result.stdout.splitlines()
+
+
 def shifted_clock(env: dict, shift: str, seconds: int) -> dict:
     """env with libfaketime moving the clock by `shift`; fails unless a process started with it
     really reads a clock `seconds` off (a preload the loader ignores would shift nothing)."""
@@ -239,3 +287,141 @@ def test_sts_out_of_reach_is_an_error_that_offline_skips(user):
         "1 error(s), 0 warning(s)",
     ]
     assert run_cli(env, "doctor", "--offline").returncode == 0
+
+
+# What doctor calls an MFA device is what the chain's own check (and so `stage use`) takes.
+
+MFA = "arn:aws:iam::323330167063:mfa/admin@cloudposse.co"
+
+
+@given(st.text(st.sampled_from("GAHT0123456789arn:aws-iam/mfa@.+=, \u00e9"), max_size=40))
+@example("GAHT12345678")
+@example(MFA)
+@example("short")
+def test_doctor_takes_the_mfa_serials_the_chains_check_takes(serial):
+    profile = Profile(name="s", role_arn=ROOT_ROLE, source_profile="cpco", mfa_serial=serial, region="us-west-2")
+    links = chain.Chain(chain.Source("cpco", chain.STATIC), (chain.RoleLink("s", ROOT_ROLE, mfa_serial=serial),))
+    doctor_refuses = any("mfa_serial" in f.message for f in doctor.check_profiles({"testing": profile}, {}, {"testing": links}))
+    try:
+        chain.check(links)
+        chain_refuses = False
+    except ConfigError:
+        chain_refuses = True
+    assert doctor_refuses == chain_refuses
+
+
+def test_a_hardware_tokens_serial_number_is_an_mfa_device_for_doctor_use_and_the_aws_cli(user, sts):
+    """A hardware token (Gemalto's GAHT...) is named by its serial number, not an ARN; STS takes it."""
+    env = user(golden("organization").replace(f"mfa_serial={MFA}", "mfa_serial=GAHT12345678"))
+    assert "GAHT12345678" in user.config.read_text()
+
+    checked = run_cli(env, "doctor", "--offline")
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: 4 stages"), checked.stdout
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    assert [call["SerialNumber"] for call in sts.parameters("GetSessionToken")] == ["GAHT12345678"]
+    theirs = subprocess.run(
+        [str(BIN / "aws"), "--profile", "cpco-prod-admin", "sts", "get-caller-identity"], env=env, input="123456\n",
+        capture_output=True, text=True, timeout=60, start_new_session=True,
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    assert [call["SerialNumber"] for call in sts.parameters("AssumeRole") if "TokenCode" in call] == ["GAHT12345678"]
+
+
+def aws_with_code(env: dict, profile: str) -> subprocess.CompletedProcess:
+    """`aws --profile PROFILE sts get-caller-identity`, the MFA code on stdin where it asks (no terminal: getpass reads there)."""
+    return subprocess.run(
+        [str(BIN / "aws"), "--profile", profile, "sts", "get-caller-identity", "--output", "json"], env=env,
+        input="123456\n" * 3, capture_output=True, text=True, timeout=60, start_new_session=True,
+    )
+
+
+# Chains are judged by their root, as `stage use` judges them.
+
+IDENTITY_CHAIN = """
+# Cloud Posse's identity account: its team role (the users and their MFA devices live there), then each stage's role.
+[profile cpco-identity-admin]
+region=us-west-2
+role_arn=arn:aws:iam::111111111111:role/cpco-identity-admin
+mfa_serial=arn:aws:iam::111111111111:mfa/admin@cloudposse.co
+source_profile=cpco
+
+[profile cpco-root-admin]
+region=us-west-2
+role_arn=arn:aws:iam::323330167063:role/cpco-root-admin
+source_profile=cpco-identity-admin
+
+[profile cpco-prod-admin]
+region=us-west-2
+role_arn=arn:aws:iam::845490276530:role/cpco-prod-admin
+source_profile=cpco-identity-admin
+
+[profile cpco-testing-admin]
+region=us-west-2
+role_arn=arn:aws:iam::126450723953:role/cpco-testing-admin
+source_profile=cpco-identity-admin
+"""
+
+
+def test_stages_chained_through_an_identity_role_are_ok_as_for_use_and_the_aws_cli(user, sts):
+    env = user(IDENTITY_CHAIN)
+
+    checked = run_cli(env, "doctor")
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout == (
+        f"ok: 4 stages (identity, prod, root, testing) in {user.config}, "
+        "topology chained (through cpco-identity-admin; checked link by link); no problems found\n"
+    )
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 0, used.stderr
+    theirs = aws_with_code(env, "cpco-prod-admin")
+    assert theirs.returncode == 0, theirs.stderr
+
+
+def test_a_chained_layout_declared_as_one_of_the_three_topologies_is_checked_as_one(user):
+    """The declaration is the user's word: the users' devices then belong in the root account."""
+    env = user(IDENTITY_CHAIN, stages="namespace = cpco\ntopology = accounts\n")
+    checked = run_cli(env, "doctor", "--offline")
+    assert checked.returncode == 1
+    assert "error: profile cpco-identity-admin: mfa_serial is in account 111111111111, not the root account 323330167063" in checked.stdout
+
+
+def test_a_chain_whose_root_holds_no_keys_is_an_error_naming_the_root_as_use_says(user):
+    env = user(IDENTITY_CHAIN)
+    (user.home / ".aws" / "credentials").write_text("[cpco]\nregion = us-west-2\n")
+
+    checked = run_cli(env, "doctor", "--offline")
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines()[0] == (
+        "error: source profile 'cpco' has no aws_access_key_id or aws_secret_access_key; fix: add aws_access_key_id and "
+        f"aws_secret_access_key under [cpco] in {user.home / '.aws' / 'credentials'} (aws configure --profile cpco)"
+    )
+    used = run_cli(env, "use", "testing", "--mfa-token", "123456")
+    assert used.returncode == 2 and "'cpco'" in used.stderr and "holds no credentials" in used.stderr, used.stderr
+
+
+def test_stages_chained_from_identity_center_need_no_mfa_serial(sso_env, sso_home, sso):
+    """acme-testing-terraform: a role assumed from a permission set's credentials; the sign-in is the second factor."""
+    checked = run_cli(sso_env, "doctor", "--role", "terraform", "--offline")
+    assert checked.returncode == 0, checked.stdout
+    assert checked.stdout.startswith("ok: 2 stages (prod, testing)"), checked.stdout
+
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    assert run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt").returncode == 0
+    assert aws_with_code(sso_env, "acme-testing-terraform").returncode == 0
+
+
+@pytest.mark.parametrize("root, needs_mfa", [
+    (chain.Source("cpco", chain.STATIC, file="credentials"), True),
+    (chain.Source("cpco", chain.STATIC, file=chain.KEY_STORE), True),
+    (chain.Source("cpco", chain.PROCESS), True),
+    (chain.Source("cpco", chain.SSO), False),
+    (chain.Source("cpco", chain.LOGIN), False),
+    (chain.Source("cpco", chain.STATIC, temporary=True, file="credentials"), False),
+], ids=lambda value: value if isinstance(value, bool) else f"{value.kind}-{value.file}-{value.temporary}")
+def test_an_mfa_device_is_asked_of_chains_that_may_start_from_an_iam_users_keys(root, needs_mfa):
+    profile = Profile(name="s", role_arn=ROOT_ROLE, source_profile="id", region="us-west-2")
+    for first in (None, MFA):  # MFA on no link, then on the first of two
+        links = chain.Chain(root, (chain.RoleLink("id", ROOT_ROLE, mfa_serial=first), chain.RoleLink("s", ROOT_ROLE)))
+        found = [f.message for f in doctor.check_profiles({"testing": profile}, {}, {"testing": links})]
+        assert found == (["profile s has no mfa_serial"] if needs_mfa and not first else [])

@@ -23,7 +23,8 @@ from xml.sax.saxutils import escape
 import pytest
 
 from conftest import BIN, needs_root, run_cli
-from geodesic_stage import cache, clock
+from geodesic_stage.store import cli_cache
+from geodesic_stage import clock
 from ptyshell import STAGE_SH
 from test_concurrency import descendants, wait_until
 
@@ -332,7 +333,7 @@ def test_a_process_killed_while_writing_the_cache_leaves_nothing_that_piles_up(e
     assert done.stderr == ""
     assert sorted(p.name for p in session_dir.glob(".tmp-*")) == [busy.name]
     [session] = session_dir.glob("session-*.json")
-    assert cache.credentials_from_entry(cache.JsonFileCache(str(session_dir)).get(session.stem))
+    assert cli_cache.credentials_from_entry(cli_cache.JsonFileCache(str(session_dir)).get(session.stem))
 
 
 @only_single

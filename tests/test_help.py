@@ -30,3 +30,31 @@ def test_no_option_is_taken_by_a_prefix_of_its_name(env, topology, args):
     assert done.returncode == 2
     assert done.stdout == ""
     assert "unrecognized arguments" in done.stderr or "required" in done.stderr, done.stderr
+
+
+@ANY_TOPOLOGY
+@pytest.mark.parametrize("words", [[], ["use"], ["credential-process"], ["--debug", "keys"]])
+def test_help_before_a_command_is_its_help_option(env, topology, sts, words):
+    debug = words[:1] == ["--debug"]
+    asked = run_cli(env, *words[:debug], "help", *words[debug:])
+    assert (asked.returncode, asked.stderr) == (0, "")
+    assert asked.stdout == run_cli(env, *words, "--help").stdout
+    assert asked.stdout.startswith(f"usage: geodesic-stage {' '.join(words[debug:])}".rstrip())
+    assert sts.calls == []
+
+
+@ANY_TOPOLOGY
+def test_stage_help_in_a_shell_prints_the_help_and_changes_nothing(shell, topology, sts):
+    s = shell()
+    before = s.run(ENV)
+    printed = s.run("stage help use")
+    assert s.run("echo $?") == "0"
+    assert printed.startswith("usage: geodesic-stage use") and "--mfa-token" in printed
+    assert s.run(ENV) == before
+
+
+@ANY_TOPOLOGY
+def test_help_for_a_command_that_does_not_exist_names_the_commands(env, topology):
+    done = run_cli(env, "help", "nosuch")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "invalid choice: 'nosuch'" in done.stderr and "'use'" in done.stderr

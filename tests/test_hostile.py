@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_root, run_cli
-from geodesic_stage import cache, clock
+from geodesic_stage import cachekeys
+from geodesic_stage.store import cli_cache
+from geodesic_stage import clock
 from geodesic_stage.model import Profile
 from ptyshell import STAGE_SH
 
@@ -31,8 +33,8 @@ HOSTILE_PROFILE = f"cpco-testing-admin'$(touch${{IFS}}{CANARY})`touch${{IFS}}{CA
 HOSTILE_REGION = f"us-west-2'; touch {CANARY}; '$(touch {CANARY})\\"
 only_single = pytest.mark.parametrize("topology", ["single"])
 # The role cache key every stage of the single topology shares.
-ROLE_KEY = cache.cli_cache_key(Profile(name="any", role_arn=ROLE_ARN, mfa_serial=SERIAL, source_profile="cpco"))
-SESSION_KEY = cache.session_cache_key("cpco", SERIAL)
+ROLE_KEY = cachekeys.role_key(Profile(name="any", role_arn=ROLE_ARN, mfa_serial=SERIAL, source_profile="cpco"))
+SESSION_KEY = cachekeys.mfa_session_key("cpco", SERIAL)
 
 
 def bash(env: dict, script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -224,7 +226,7 @@ def test_a_damaged_or_untrusted_cache_file_is_a_miss_and_is_replaced(env, sts, h
     info = path.lstat()
     assert path.is_file() and not path.is_symlink()
     assert (info.st_uid, info.st_mode & 0o777) == (os.geteuid(), 0o600)
-    assert cache.credentials_from_entry(json.loads(path.read_text()))
+    assert cli_cache.credentials_from_entry(json.loads(path.read_text()))
     if which == "role":
         assert json.loads(path.read_text())["Credentials"]["AccessKeyId"] == key
 

@@ -181,7 +181,7 @@ def test_renewal_and_credential_process_never_ask_for_the_passphrase(keys_env, h
         f.write("\n[profile cpco-plain-admin]\nrole_arn=arn:aws:iam::323330167063:role/cpco-root-admin\nsource_profile=cpco\n")
     sts.reset()
     s = shell(env=keys_env)
-    for command in ("geodesic-stage credential-process plain", "STAGE=plain AWS_PROFILE=cpco-plain-admin AWS_ACCESS_KEY_ID=ASIAEXPIRING geodesic-stage refresh"):
+    for command in ("geodesic-stage credential-process plain", "STAGE=plain AWS_PROFILE=cpco-plain-admin AWS_ACCESS_KEY_ID=ASIAEXPIRING AWS_CREDENTIAL_EXPIRATION=2026-01-01T00:00:00Z geodesic-stage refresh"):
         s.child.sendline(f"{command}; echo rc=$?")
         s.expect([re.escape(PASSPHRASE_PROMPT), r"rc=\d+"])
         assert s.child.after == "rc=3", f"{command} asked for the passphrase"

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geodesic_stage import configedit, keystore
+from geodesic_stage.config import edit as configedit
+from geodesic_stage.keys import store as keystore
 
 
 def test_the_store_content_round_trips_and_its_index_holds_no_secret():
@@ -77,7 +78,7 @@ def _without_cpco_keys(text):
 
 
 def test_the_passphrase_variable_leaves_the_environment_and_a_file_serves_without_a_terminal(tmp_path, monkeypatch):
-    from geodesic_stage import passphrase
+    from geodesic_stage.auth import passphrase
     from geodesic_stage.errors import ConfigError, PassphraseUnavailable
 
     monkeypatch.setattr(passphrase, "_taken", None)
@@ -104,23 +105,23 @@ def test_the_passphrase_variable_leaves_the_environment_and_a_file_serves_withou
 
 @pytest.mark.parametrize("credentials", [{}, {"cpco": {}}, {"cpco": {"region": "us-west-2"}}])
 def test_a_source_profile_the_files_give_no_keys_starts_from_the_key_store_when_it_may_hold_them(credentials):
-    from geodesic_stage import chain
+    from geodesic_stage.config import chain
     from geodesic_stage.errors import ConfigError
 
     config = {"cpco-testing-admin": {"role_arn": "arn:aws:iam::323330167063:role/r", "source_profile": "cpco",
                                      "mfa_serial": "arn:aws:iam::323330167063:mfa/me"}}
-    links = chain.resolve("cpco-testing-admin", config, credentials, stored=lambda name: name == "cpco")
+    links = chain.chain_of("cpco-testing-admin", config, credentials, stored=lambda name: name == "cpco")
     assert links.source == chain.Source("cpco", chain.STATIC, file=chain.KEY_STORE)
     assert links.session_serial == "arn:aws:iam::323330167063:mfa/me", "stored keys are long-term: an MFA session"
     with pytest.raises(ConfigError):
-        chain.resolve("cpco-testing-admin", config, credentials)
+        chain.chain_of("cpco-testing-admin", config, credentials)
 
 
 def test_keys_in_the_files_resolve_as_before_and_the_store_is_not_asked():
-    from geodesic_stage import chain
+    from geodesic_stage.config import chain
 
     asked = []
     config = {"r": {"role_arn": "arn:aws:iam::323330167063:role/r", "source_profile": "cpco"}}
     credentials = {"cpco": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s"}}
-    links = chain.resolve("r", config, credentials, stored=lambda name: asked.append(name) or True)
+    links = chain.chain_of("r", config, credentials, stored=lambda name: asked.append(name) or True)
     assert links.source.file == "credentials" and asked == []

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from conftest import BIN
-from geodesic_stage import cache
+from geodesic_stage.store import cli_cache
 from ptyshell import STAGE_SH
 
 CODE = "123456"
@@ -102,7 +102,7 @@ def test_fifty_processes_on_a_cold_cache_buy_one_mfa_session_and_each_gets_its_o
     assert sts.count("GetSessionToken") == 1
     entries = cache_entries(home)
     assert len(entries) == 1 + len(ROLES)
-    assert all(cache.credentials_from_entry(entry) for entry in entries)
+    assert all(cli_cache.credentials_from_entry(entry) for entry in entries)
     seen = {}
     for stage, creds in results:
         assert creds["STAGE"] == stage

@@ -184,6 +184,20 @@ def test_credential_process_prints_the_cached_session_for_sdks(env, sts, home):
     assert sts.calls == []
 
 
+@pytest.mark.parametrize("topology", ["single"])
+def test_the_aws_cli_with_our_credential_process_answers_as_the_stage_and_buys_from_the_mfa_session(env, sts, home, aws_cli):
+    with (home / ".aws" / "config").open("a") as config:
+        config.write("\n[profile ci]\nregion = us-west-2\ncredential_process = geodesic-stage credential-process testing\n")
+    assert run_cli(env, "use", "testing", "--mfa-token", "123456").returncode == 0
+    for entry in role_cache_files(home):  # the role session is bought again from the MFA session, no code
+        entry.unlink()
+    sts.reset()
+    done = aws_cli.run(env, "--profile", "ci", "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"arn:aws:sts::323330167063:assumed-role/cpco-root-admin/.+", json.loads(done.stdout)["Arn"])
+    assert [action for action, _ in sts.calls] == ["AssumeRole", "GetCallerIdentity"]
+
+
 def test_credential_process_without_an_mfa_session_fails_clearly(env, sts):
     done = run_cli(env, "credential-process", "testing")
     assert done.returncode == 3
@@ -215,7 +229,7 @@ SEPARATOR = st.text(st.sampled_from(" -\t"), max_size=2)
 @given(digits=st.text(st.sampled_from("0123456789"), min_size=6, max_size=6), gaps=st.lists(SEPARATOR, min_size=5, max_size=5),
        outer=st.tuples(st.sampled_from(["", " "]), st.sampled_from(["", " \n"])))
 def test_a_code_with_spaces_or_dashes_between_its_digits_is_its_six_digits(digits, gaps, outer):
-    from geodesic_stage.mfa import normalize_code, valid_code
+    from geodesic_stage.auth.mfa import normalize_code, valid_code
 
     typed = outer[0] + digits[0] + "".join(g + d for g, d in zip(gaps, digits[1:])) + outer[1]
     assert valid_code(typed)
@@ -224,6 +238,6 @@ def test_a_code_with_spaces_or_dashes_between_its_digits_is_its_six_digits(digit
 
 @pytest.mark.parametrize("typed", ["12345", "1234567", "123 45", "-123456", "123456-", "12345a", "١٢٣٤٥٦", "12 34 5 6 7", "123_456", ""])
 def test_anything_else_is_not_a_code(typed):
-    from geodesic_stage.mfa import valid_code
+    from geodesic_stage.auth.mfa import valid_code
 
     assert not valid_code(typed)

@@ -1,11 +1,11 @@
-"""The progress line of long work: what it says (sso_listing.Tally) and how it is drawn (progress.StatusLine)."""
+"""The progress line of long work: what it says (sso.listing.Tally) and how it is drawn (progress.StatusLine)."""
 
 import io
 
 from hypothesis import given, strategies as st
 
 from geodesic_stage.progress import StatusLine
-from geodesic_stage.sso_listing import Tally
+from geodesic_stage.sso.listing import Tally
 
 
 class Terminal(io.StringIO):

@@ -2,10 +2,9 @@
 
 import pytest
 
-from geodesic_stage.chain import Chain, RoleLink, Source
-from geodesic_stage.model import Credentials, Profile
+from geodesic_stage.model import Chain, Credentials, Profile, RoleLink, Source
 from geodesic_stage.record import replace
-from geodesic_stage.stages import StagesFile
+from geodesic_stage.config.stages_file import StagesFile
 
 SECRET, TOKEN = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "FQoGZXIvYXdzEBYaDS8HF9Jirg2TZBJibClg"
 

@@ -5,9 +5,9 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from geodesic_stage.errors import ConfigError
-from geodesic_stage import resolve as resolution
-from geodesic_stage.resolve import Request, known_stages
-from geodesic_stage.stages import StageEntry, StagesFile
+from geodesic_stage.config import resolve as resolution
+from geodesic_stage.config.resolve import Request, known_stages
+from geodesic_stage.config.stages_file import StageEntry, StagesFile
 
 CONFIG = "/home/user/.aws/config"
 NO_STAGES_FILE = StagesFile()
@@ -16,7 +16,7 @@ SOURCE_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_k
 
 
 def resolve(stage, profiles, *rest):
-    return resolution.resolve(stage, {**profiles, "cpco": {**profiles.get("cpco", {}), **SOURCE_KEYS}}, *rest)
+    return resolution.resolve_stage(stage, {**profiles, "cpco": {**profiles.get("cpco", {}), **SOURCE_KEYS}}, *rest)
 
 
 def stage_profile(account="323330167063", role="cpco-root-admin", **extra):

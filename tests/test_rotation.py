@@ -3,9 +3,9 @@ and each failure says what IAM holds (issue 14). The real round trip is in test_
 
 import pytest
 
-from geodesic_stage import keystore, rotation
+from geodesic_stage.keys import store as keystore, rotation
 from geodesic_stage.errors import AwsError, ConfigError
-from geodesic_stage.iam import AccessKey, KeyRefused, NewKey
+from geodesic_stage.aws.iam import AccessKey, KeyRefused, NewKey
 
 
 class FakeIam:

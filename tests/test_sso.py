@@ -12,17 +12,18 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pexpect
 import pytest
 
+from botocore.utils import parse_timestamp
+
+import cliv2
 from conftest import BIN, run_aws, run_cli
 from ptyshell import Shell, plain
 from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
 from ssofake import role_name_in_account
 
-HERE = Path(__file__).resolve().parent
 SIGN_IN = re.compile(r"confirm the code ([A-Z0-9]{4}-[A-Z0-9]{4})")
 
 
@@ -35,14 +36,6 @@ def caller(env: dict, variables: dict) -> dict:
     done = run_aws(dict(env, **variables), "sts", "get-caller-identity", "--output", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def with_cli_v2_cache(env: dict, home: Path) -> dict:
-    """The AWS CLI caching SSO role credentials in ~/.aws/cli/cache as v2 does (tests/awscli_v2_sso_cache.py)."""
-    config = home / ".aws" / "config"
-    if "[plugins]" not in config.read_text():
-        config.write_text(config.read_text() + "\n[plugins]\nv2_sso_cache = awscli_v2_sso_cache\n")
-    return dict(env, PYTHONPATH=str(HERE))
 
 
 def test_a_token_from_aws_sso_login_serves_use_without_a_prompt_and_a_second_use_comes_from_the_cache(sso_env, sso_home, sso):
@@ -61,21 +54,22 @@ def test_a_token_from_aws_sso_login_serves_use_without_a_prompt_and_a_second_use
     assert sso.count("StartDeviceAuthorization") == 0
 
 
-def test_the_aws_cli_reuses_the_role_credentials_we_cached(sso_env, sso_home, sso):
+# The AWS CLI v1 keeps SSO role credentials in memory only; v2 caches them in ~/.aws/cli/cache.
+
+
+def test_the_aws_cli_v2_reuses_the_role_credentials_we_cached(sso_env, sso_home, sso, aws_v2):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
     ours = exported(run_cli(sso_env, "use", "prod", "--no-prompt").stdout)
-    cli_env = with_cli_v2_cache(sso_env, sso_home)
-    done = run_aws(cli_env, "--profile", "acme-prod-admin", "sts", "get-caller-identity", "--output", "json")
+    done = aws_v2.run(sso_env, "--profile", "acme-prod-admin", "sts", "get-caller-identity", "--output", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["Account"] == "222222222222"
     assert sso.count("GetRoleCredentials") == 1, "the AWS CLI found our entry under its own key"
-    assert caller(cli_env, ours)["Arn"] == json.loads(done.stdout)["Arn"]
+    assert caller(sso_env, ours)["Arn"] == json.loads(done.stdout)["Arn"]
 
 
-def test_use_reuses_the_role_credentials_the_aws_cli_cached(sso_env, sso_home, sso):
+def test_use_reuses_the_role_credentials_the_aws_cli_v2_cached(sso_env, sso_home, sso, aws_v2):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
-    cli_env = with_cli_v2_cache(sso_env, sso_home)
-    done = run_aws(cli_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
+    done = aws_v2.run(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
     assert done.returncode == 0, done.stderr
     sso.revoke_all()  # a call to the portal now would fail: only the cache can answer
     ours = run_cli(sso_env, "use", "testing", "--no-prompt")
@@ -173,6 +167,15 @@ def spawn(env: dict, *args) -> pexpect.spawn:
     return pexpect.spawn(str(BIN / "geodesic-stage"), list(args), env=env, encoding="utf-8", timeout=30)
 
 
+def sign_in(env: dict, sso, *args) -> None:
+    """`geodesic-stage ARGS` on a terminal, its sign-in approved as the person would."""
+    child = spawn(env, *args)
+    sso.approve(sign_in_code(child))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+
+
 def test_the_code_goes_to_the_terminal_never_to_stdout_and_browser_opens_only_when_set(sso_env, sso_home, sso, tmp_path):
     opened = tmp_path / "opened"
     browser = tmp_path / "browser"
@@ -181,7 +184,8 @@ def test_the_code_goes_to_the_terminal_never_to_stdout_and_browser_opens_only_wh
     out = tmp_path / "stdout"
     child = pexpect.spawn(
         "bash", ["-c", f"{BIN / 'geodesic-stage'} use testing > {out}"],
-        env=dict(sso_env, BROWSER=str(browser)), encoding="utf-8", timeout=30,
+        # $BROWSER is a list tried in order; the first command cannot start.
+        env=dict(sso_env, BROWSER=f"/nonexistent/bin/open:{browser} %s"), encoding="utf-8", timeout=30,
     )
     code = sign_in_code(child)
     sso.approve(code)
@@ -256,11 +260,7 @@ def test_two_shells_signing_in_at_once_share_one_sign_in(sso_env, sso_home, sso)
 
 def test_the_client_registration_is_cached_as_the_aws_cli_caches_it(sso_env, sso_home, sso):
     for _ in range(2):
-        child = spawn(sso_env, "use", "testing")
-        sso.approve(sign_in_code(child))
-        child.expect(pexpect.EOF)
-        child.close()
-        assert child.exitstatus == 0
+        sign_in(sso_env, sso, "use", "testing")
         token_path(sso_home).unlink()
         for entry in (sso_home / ".aws" / "cli" / "cache").glob("*.json"):
             entry.unlink()
@@ -270,6 +270,58 @@ def test_the_client_registration_is_cached_as_the_aws_cli_caches_it(sso_env, sso
     registration = json.loads(registrations[0].read_text())
     assert set(registration) == {"clientId", "clientSecret", "expiresAt", "scopes"}
     assert registration["scopes"] == ["sso:account:access"]
+
+
+def test_a_sign_in_by_aws_sso_login_serves_use_and_ours_reuses_its_client_registration(sso_env, sso_home, sso, aws_v2):
+    cliv2.sso_login(aws_v2.environ(sso_env), sso.approve, "--profile", "acme-testing-admin")
+    sso.reset()
+    done = run_cli(sso_env, "use", "testing", "--no-prompt")
+    assert done.returncode == 0, done.stderr
+    assert sso.calls == ["GetRoleCredentials"], "its token as it is: no sign-in, no refresh"
+    token_path(sso_home).unlink()
+    sign_in(sso_env, sso, "use", "prod")
+    assert [sso.count("RegisterClient"), sso.count("StartDeviceAuthorization")] == [0, 1]
+
+
+def test_aws_sso_login_reuses_the_client_registration_of_our_sign_in_and_v2_takes_our_token(sso_env, sso_home, sso, aws_v2):
+    sign_in(sso_env, sso, "use", "testing")
+    sso.reset()
+    done = aws_v2.run(sso_env, "--profile", "acme-prod-admin", "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0 and json.loads(done.stdout)["Account"] == "222222222222", done.stderr
+    assert sso.calls == ["GetRoleCredentials"], "v2 took our token as it is"
+    cliv2.sso_login(aws_v2.environ(sso_env), sso.approve, "--sso-session", "acme")
+    assert [sso.count("RegisterClient"), sso.count("StartDeviceAuthorization")] == [0, 1]
+
+
+def test_aws_configure_export_credentials_gives_what_use_cached_for_a_stage_and_a_chain(sso_env, sso_home, sso, sts, aws_v2):
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
+    ours = {}
+    for profile, role in (("acme-testing-admin", "admin"), ("acme-testing-terraform", "terraform")):
+        done = run_cli(sso_env, "use", "testing", "--role", role, "--no-prompt")
+        assert done.returncode == 0, done.stderr
+        ours[profile] = exported(done.stdout)
+    sso.reset()
+    sts.reset()
+    for profile, variables in ours.items():
+        done = aws_v2.run(sso_env, "--profile", profile, "configure", "export-credentials")
+        assert done.returncode == 0, done.stderr
+        theirs = json.loads(done.stdout)
+        assert [theirs["AccessKeyId"], theirs["SessionToken"]] == [variables["AWS_ACCESS_KEY_ID"], variables["AWS_SESSION_TOKEN"]]
+        assert parse_timestamp(theirs["Expiration"]) == parse_timestamp(variables["AWS_CREDENTIAL_EXPIRATION"])
+    assert sso.calls == [] and sts.calls == []
+
+
+def test_aws_sso_logout_signs_out_the_sign_in_use_made_and_drops_its_role_credentials(sso_env, sso_home, sso, aws_v2):
+    token = sso.cli_token(START_URL, SSO_REGION)
+    write_token(sso_home, token)
+    assert run_cli(sso_env, "use", "testing", "--no-prompt").returncode == 0
+    done = aws_v2.run(sso_env, "sso", "logout")
+    assert done.returncode == 0, done.stderr
+    assert sso.count("Logout") == 1 and not sso._valid_token(token["accessToken"])
+    assert not token_path(sso_home).exists()
+    assert list((sso_home / ".aws" / "cli" / "cache").glob("*.json")) == []
+    done = run_cli(sso_env, "use", "testing")
+    assert done.returncode == 3 and "Identity Center" in done.stderr, done.stderr
 
 
 def test_the_prompt_renews_an_sso_stage_silently_while_the_sign_in_lasts_then_shows_expired_once(
@@ -364,22 +416,47 @@ def test_logout_forget_offline_still_forgets(sso_env, sso_home, sso):
     assert not token_path(sso_home).exists()
 
 
-def test_a_role_chain_from_an_sso_profile_gives_what_the_aws_cli_gives(sso_env, sso_home, sso, sts):
+def bought(sso, sts) -> list:
+    """What the fakes sold since their reset: every call but GetCallerIdentity."""
+    return sso.calls + [action for action, _ in sts.calls if action != "GetCallerIdentity"]
+
+
+# A chain from the legacy (sso_start_url) profile: 2.9.19 walks a chain from an sso-session profile only
+# when its last link is cached ('NoneType' object has no attribute 'get_frozen_token' otherwise).
+LEGACY_CHAIN = """
+[profile acme-root-terraform]
+role_arn = arn:aws:iam::111111111111:role/terraform
+source_profile = acme-legacy-admin
+region = us-west-2
+"""
+
+
+def test_a_role_chain_from_an_sso_profile_gives_what_the_aws_cli_gives_and_each_reuses_the_others(sso_env, sso_home, sso, sts, aws_cli):
+    with (sso_home / ".aws" / "config").open("a") as config:
+        config.write(LEGACY_CHAIN)
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, refreshable=False), name=START_URL)
+    done = aws_cli.run(sso_env, "--profile", "acme-root-terraform", "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+    assert theirs["Arn"].rsplit("/", 1)[0] == "arn:aws:sts::111111111111:assumed-role/terraform"
+    sso.reset()
+    sts.reset()
+    done = run_cli(sso_env, "use", "root", "--role", "terraform", "--no-prompt")
+    assert done.returncode == 0, done.stderr
+    assert caller(sso_env, exported(done.stdout))["Arn"] == theirs["Arn"]
+    assert bought(sso, sts) == [], "we found the AWS CLI's last link under its key"
+
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
     done = run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt")
     assert done.returncode == 0, done.stderr
     ours = caller(sso_env, exported(done.stdout))
-    theirs = run_aws(sso_env, "--profile", "acme-testing-terraform", "sts", "get-caller-identity", "--output", "json")
-    assert theirs.returncode == 0, theirs.stderr
-    theirs = json.loads(theirs.stdout)
-    assert ours["Account"] == theirs["Account"] == "333333333333"
-    assert ours["Arn"].rsplit("/", 1)[0] == theirs["Arn"].rsplit("/", 1)[0] == "arn:aws:sts::333333333333:assumed-role/terraform"
+    assert ours["Arn"].rsplit("/", 1)[0] == "arn:aws:sts::333333333333:assumed-role/terraform"
     assert sts.count("GetSessionToken") == 0
-    # Cached: the next use asks nobody.
     sso.reset()
     sts.reset()
-    assert run_cli(sso_env, "use", "testing", "--role", "terraform", "--no-prompt").returncode == 0
-    assert sso.calls == [] and sts.calls == []
+    done = aws_cli.run(sso_env, "--profile", "acme-testing-terraform", "sts", "get-caller-identity", "--output", "json")
+    assert done.returncode == 0 and json.loads(done.stdout)["Arn"] == ours["Arn"], done.stderr
+    assert bought(sso, sts) == [], "the AWS CLI found our last link under its key"
 
 
 def test_an_mfa_link_after_an_sso_root_takes_the_code_in_its_assume_role(sso_env, sso_home, sso, sts):
@@ -396,6 +473,20 @@ def test_a_chain_from_sso_without_a_token_or_terminal_exits_3(sso_env, sso):
     done = run_cli(sso_env, "use", "testing", "--role", "terraform")
     assert done.returncode == 3 and "Identity Center" in done.stderr and "Traceback" not in done.stderr
     assert sso.count("StartDeviceAuthorization") == 0
+
+
+def test_an_sso_session_whose_name_is_quoted_serves_us_and_the_aws_cli(sso_env, sso_home, sso):
+    """`[sso-session "acme corp"]`: botocore splits section names as a shell does."""
+    config = sso_home / ".aws" / "config"
+    config.write_text(config.read_text().replace("[sso-session acme]", '[sso-session "acme corp"]')
+                      .replace("sso_session = acme\n", "sso_session = acme corp\n"))
+    write_token(sso_home, sso.cli_token(START_URL, SSO_REGION), name="acme corp")
+
+    done = run_cli(sso_env, "use", "testing", "--no-prompt")
+    assert done.returncode == 0, done.stderr
+    theirs = run_aws(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity", "--output", "json")
+    assert theirs.returncode == 0, theirs.stderr
+    assert caller(sso_env, exported(done.stdout))["Account"] == json.loads(theirs.stdout)["Account"] == "333333333333"
 
 
 def test_a_login_shell_for_an_sso_stage_signs_in_once_and_a_login_without_a_terminal_only_hints(sso_env, sso_home, sso):
@@ -450,14 +541,37 @@ def test_console_and_refresh_serve_an_sso_stage(sso_env, sso_home, sso):
     assert json.loads(seen[0]["Session"][0])["sessionId"] == in_stage["AWS_ACCESS_KEY_ID"]
 
 
-def test_shells_refreshing_the_same_expired_token_at_once_all_get_credentials(sso_env, sso_home, sso):
+def test_a_shell_renewing_while_another_holds_the_refresh_uses_the_token_it_saved(sso_env, sso_home, sso):
+    """Two shells renew the same expired token, in this order: the first's refresh is held at the fake
+    until the second waits for it on the lock; then the second uses the token the first saved. A refresh
+    token is good once: the fake refuses and counts a spent one."""
     import subprocess
 
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, expires_in=-60))
-    runs = [subprocess.Popen([str(BIN / "geodesic-stage"), "use", stage, "--no-prompt"], env=sso_env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True) for stage in ("testing", "prod", "legacy", "testing", "prod")]
-    results = [(p.wait(60), p.stderr.read()) for p in runs]
-    # legacy is a sign-in of its own, with no token: exit 3; every other one succeeds.
-    assert [code for code, _ in results] == [0, 0, 3, 0, 0], results
-    assert sso.count("CreateToken") == 1, "one refresh, the others use what it saved"
+    sso.hold_refreshes()
+
+    def use(stage, *debug):
+        return subprocess.Popen([str(BIN / "geodesic-stage"), *debug, "use", stage, "--no-prompt"], env=sso_env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    first = use("testing")
+    deadline = time.monotonic() + 30
+    while sso.held_refreshes == 0 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sso.held_refreshes == 1, "the first shell's refresh reached the fake"
+    second = use("prod", "--debug")
+    said = []
+    for line in second.stderr:  # ends when it waits on the first shell's lock (or exits)
+        said.append(line)
+        if "another shell is renewing the Identity Center token; waiting for it" in line:
+            break
+    sso.release_refreshes()
+    results = [(p.wait(60), p.stdout.read(), p.stderr.read()) for p in (first, second)]
+    said.append(results[1][2])
+
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert [exported(out)["STAGE"] for _, out, _ in results] == ["testing", "prod"]
+    assert "waiting for it" in said[-2] and "token renewed by another shell" in "".join(said), said
+    assert sso.reused_refresh_tokens == 0, "a spent refresh token was presented again"
+    assert sso.count("CreateToken") == 1, "one refresh; the second shell used what the first saved"

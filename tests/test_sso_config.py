@@ -9,7 +9,9 @@ from botocore.credentials import SSOCredentialFetcher
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geodesic_stage import sso, sso_topology
+from geodesic_stage import cachekeys
+from geodesic_stage.config import sso
+from geodesic_stage.topology import sso as sso_topology
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoRole, SsoSession
 
@@ -44,16 +46,16 @@ def test_the_role_cache_key_is_botocores(account, role_name, named):
     session = SsoSession("https://acme.awsapps.com/start", "us-east-1", "acme" if named else None)
     fetcher = SSOCredentialFetcher(session.start_url, session.region, role_name, account, client_creator=None,
                                    sso_session_name=session.name)
-    assert sso.role_cache_key(SsoRole(session, account, role_name)) == fetcher._create_cache_key()
+    assert cachekeys.sso_role_key(SsoRole(session, account, role_name)) == fetcher._create_cache_key()
 
 
 def test_the_token_and_registration_keys_are_the_aws_cli_v2s():
     named = SsoSession("https://acme.awsapps.com/start", "us-east-1", "acme", ("sso:account:access",))
-    assert sso.token_key(named) == hashlib.sha1(b"acme").hexdigest()
-    assert sso.token_key(SsoSession("https://acme.awsapps.com/start", "us-east-1")) == hashlib.sha1(b"https://acme.awsapps.com/start").hexdigest()
+    assert cachekeys.sso_token_key(named) == hashlib.sha1(b"acme").hexdigest()
+    assert cachekeys.sso_token_key(SsoSession("https://acme.awsapps.com/start", "us-east-1")) == hashlib.sha1(b"https://acme.awsapps.com/start").hexdigest()
     expected = json.dumps({"tool": "botocore", "startUrl": named.start_url, "region": "us-east-1",
                            "scopes": ["sso:account:access"], "session_name": "acme"}, sort_keys=True)
-    assert sso.registration_key(named) == hashlib.sha1(expected.encode()).hexdigest()
+    assert cachekeys.sso_registration_key(named) == hashlib.sha1(expected.encode()).hexdigest()
 
 
 def test_stages_come_from_account_names_without_the_namespace():

@@ -1,56 +1,71 @@
-"""The Identity Center fake answers as AWS does: proved against the AWS CLI and botocore's own
-clients before any test of ours relies on it."""
+"""The Identity Center fake answers as AWS does: proved against the AWS CLI (v1 and v2, whose
+`aws sso login` signs in at it) and botocore's own clients before any test of ours relies on it."""
 
 import json
 import subprocess
+import threading
+import time
 
 import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
+import cliv2
 from conftest import clean_environ, run_aws
 from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
 from ssofake import SsoFake, organization, role_name_in_account
 
 
-def identity(env, profile):
-    done = run_aws(env, "--profile", profile, "sts", "get-caller-identity", "--output", "json")
+def identity(cli, env, profile):
+    done = cli.run(env, "--profile", profile, "sts", "get-caller-identity", "--output", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-def test_the_aws_cli_uses_a_token_from_the_fake_and_gets_the_account_and_permission_set_role(sso_env, sso_home, sso):
+def test_the_aws_cli_uses_a_token_from_the_fake_and_gets_the_account_and_permission_set_role(sso_env, sso_home, sso, aws_cli):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
-    who = identity(sso_env, "acme-testing-admin")
+    who = identity(aws_cli, sso_env, "acme-testing-admin")
     assert who["Account"] == "333333333333"
     assert f"assumed-role/{role_name_in_account('AdministratorAccess')}/" in who["Arn"]
     assert sso.count("GetRoleCredentials") == 1
 
 
-def test_the_aws_cli_uses_a_legacy_start_url_token(sso_env, sso_home, sso):
+def test_the_aws_cli_uses_a_legacy_start_url_token(sso_env, sso_home, sso, aws_cli):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION, refreshable=False), name=START_URL)
-    who = identity(sso_env, "acme-legacy-admin")
+    who = identity(aws_cli, sso_env, "acme-legacy-admin")
     assert who["Account"] == "111111111111"
     assert role_name_in_account("ReadOnlyAccess") in who["Arn"]
 
 
-def test_the_aws_cli_refreshes_an_expired_token_at_the_fake_and_saves_it(sso_env, sso_home, sso):
+def test_the_aws_cli_refreshes_an_expired_token_at_the_fake_and_saves_it(sso_env, sso_home, sso, aws_cli):
     old = sso.cli_token(START_URL, SSO_REGION, expires_in=-60)
     write_token(sso_home, old)
-    assert identity(sso_env, "acme-prod-admin")["Account"] == "222222222222"
+    assert identity(aws_cli, sso_env, "acme-prod-admin")["Account"] == "222222222222"
     assert sso.count("CreateToken") == 1
     new = json.loads(token_path(sso_home).read_text())
     assert new["accessToken"] != old["accessToken"] and new["refreshToken"] != old["refreshToken"]
     assert new["clientId"] == old["clientId"]
 
 
-def test_the_aws_cli_is_refused_with_a_revoked_token(sso_env, sso_home, sso):
+def test_the_aws_cli_is_refused_with_a_revoked_token(sso_env, sso_home, sso, aws_cli):
     write_token(sso_home, sso.cli_token(START_URL, SSO_REGION))
     sso.revoke_all()
-    done = run_aws(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
+    done = aws_cli.run(sso_env, "--profile", "acme-testing-admin", "sts", "get-caller-identity")
     assert done.returncode != 0
     assert "expired or is otherwise invalid" in done.stderr
+
+
+def test_aws_sso_login_signs_in_at_the_fake_and_its_token_serves_the_aws_cli(sso_env, sso_home, sso, aws_v2):
+    printed = cliv2.sso_login(aws_v2.environ(sso_env), sso.approve, "--sso-session", "acme")
+    assert f"Successfully logged into Start URL: {START_URL}" in printed
+    assert [sso.count(o) for o in ("RegisterClient", "StartDeviceAuthorization")] == [1, 1]
+    token = json.loads(token_path(sso_home).read_text())
+    assert token["startUrl"] == START_URL and token["region"] == SSO_REGION and token["refreshToken"]
+    assert set(token) == set(sso.cli_token(START_URL, SSO_REGION)), "the tests' stand-in token has v2's fields"
+    registrations = [p for p in token_path(sso_home).parent.glob("*.json") if p != token_path(sso_home)]
+    assert [set(json.loads(p.read_text())) for p in registrations] == [{"clientId", "clientSecret", "expiresAt", "scopes"}]
+    assert identity(aws_v2, sso_env, "acme-testing-admin")["Account"] == "333333333333"
 
 
 @pytest.fixture
@@ -76,9 +91,30 @@ def test_botocore_device_grant_pending_slow_down_approved_and_expired(oidc, sso)
     refreshed = oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
                                   clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
     assert refreshed["accessToken"] != token["accessToken"]
+    assert sso.reused_refresh_tokens == 0
     with pytest.raises(oidc.exceptions.InvalidGrantException):  # a refresh token is good once
         oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
                           clientSecret=client["clientSecret"], refreshToken=token["refreshToken"])
+    assert sso.reused_refresh_tokens == 1
+    with pytest.raises(oidc.exceptions.InvalidGrantException):  # one never issued is refused, not counted as reused
+        oidc.create_token(grantType="refresh_token", clientId=client["clientId"],
+                          clientSecret=client["clientSecret"], refreshToken="aor-never-issued")
+    assert sso.reused_refresh_tokens == 1
+
+    # A held refresh waits for its release; the grant then goes on as before.
+    sso.hold_refreshes()
+    held = {}
+    waiting = threading.Thread(target=lambda: held.update(oidc.create_token(
+        grantType="refresh_token", clientId=client["clientId"], clientSecret=client["clientSecret"],
+        refreshToken=refreshed["refreshToken"])))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while sso.held_refreshes == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sso.held_refreshes == 1 and held == {}
+    sso.release_refreshes()
+    waiting.join(10)
+    assert held["accessToken"] and sso.held_refreshes == 0
 
     late = oidc.start_device_authorization(clientId=client["clientId"], clientSecret=client["clientSecret"], startUrl=START_URL)
     sso.expire_devices()

@@ -35,3 +35,27 @@ def test_every_command_agrees_on_whether_a_stage_is_in_use(env, topology, sts):
     assert set(answers(without_keys).values()) == {False}
     without_stage = {k: v for k, v in dict(env, **exported).items() if k != "STAGE"}
     assert set(answers(without_stage).values()) == {False}
+
+
+@ANY_TOPOLOGY
+def test_bash_and_python_decide_it_from_the_same_variables(env, topology, sts):
+    """stage.sh's __geodesic_stage_current and context.stage_in_use agree on every mix of the variables
+    `stage use` exports: a user's own keys (no expiration) beside STAGE are no stage in use."""
+    import itertools
+    import subprocess
+
+    from conftest import ROOT
+    from geodesic_stage.context import IN_USE, stage_in_use
+
+    exported = json.loads(run_cli(env, "env", "testing", "--format", "json", "--mfa-token", CODE).stdout)
+    names = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_TOKEN")
+    assert set(IN_USE) <= set(names)
+    for kept in itertools.product((True, False), repeat=len(names)):
+        given = {name: exported[name] for name, keep in zip(names, kept) if keep}
+        bash = subprocess.run(
+            ["bash", "--norc", "--noprofile", "-c", f'. "{ROOT}/rootfs/etc/profile.d/stage.sh"; __geodesic_stage_current'],
+            env={"PATH": env["PATH"], "HOME": env["HOME"], "GEODESIC_STAGE_AUTO": "false", **given},
+            capture_output=True, timeout=30,
+        ).returncode == 0
+        assert bash == (stage_in_use(given) is not None), sorted(given)
+    assert stage_in_use({k: exported[k] for k in ("STAGE", "AWS_ACCESS_KEY_ID")}) is None, "keys exported by hand"

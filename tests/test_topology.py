@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from geodesic_stage import topology
+from geodesic_stage.topology import profiles as topology
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.topology import Inputs, StageInput
+from geodesic_stage.topology.profiles import Inputs, StageInput
 
 DATA = Path(__file__).resolve().parent / "data"
 # The spec's example, single topology, as printed there.

@@ -1,1 +1,1 @@
-"""One module per command: HELP, EXAMPLE, add_arguments(parser) and run(args, context)."""
+"""One module per command: HELP, EXAMPLE and run(args, context); its words are in options.COMMANDS."""

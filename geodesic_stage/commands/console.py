@@ -1,13 +1,12 @@
 import json
 import os
-import shlex
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from geodesic_stage import credentials, mfa
+from geodesic_stage import log
+from geodesic_stage.auth import browser, mfa
+from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.errors import AwsError, ConfigError
 from geodesic_stage.model import Credentials
 
@@ -17,24 +16,18 @@ FEDERATION_URL = "https://signin.aws.amazon.com/federation"
 CONSOLE_URL = "https://console.aws.amazon.com/"
 
 
-def add_arguments(parser):
-    parser.add_argument("stage", nargs="?", help="default: the stage this shell holds")
-    parser.add_argument("--open", action="store_true", help="open the URL with $BROWSER instead of printing it")
-
-
 def run(args, context):
     if args.stage:
         stage = context.stage(args.stage)
-        creds = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token)).credentials
+        creds = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token)).credentials
     else:
         creds = _from_environment()
     url = sign_in_url(creds, os.environ.get("GEODESIC_STAGE_FEDERATION_URL") or FEDERATION_URL)
-    browser = os.environ.get("BROWSER")
-    if args.open and browser:
-        subprocess.Popen([*shlex.split(browser), url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return 0
     if args.open:
-        print("geodesic-stage: BROWSER is not set; open this URL yourself:", file=sys.stderr)
+        why = browser.open_url(url)
+        if why is None:
+            return 0
+        log.say(f"{why}; open this URL yourself:")
     print(url)
     return 0
 

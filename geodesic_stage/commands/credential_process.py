@@ -1,22 +1,19 @@
 import json
 import sys
 
-from geodesic_stage import clock, credentials, mfa
+from geodesic_stage import clock
+from geodesic_stage.creds.obtain import obtain
+from geodesic_stage.auth import mfa
 
 HELP = "print credential_process JSON for STAGE from the cached MFA session; never asks for a code"
 EXAMPLE = """geodesic-stage credential-process testing
   in ~/.aws/config:  credential_process = geodesic-stage credential-process testing"""
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("stage")
 
 
 def run(args, context):
     stage = context.stage(args.stage)
     advice = f"run 'stage use {stage.name}' in a terminal first"
-    session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+    session = obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
     creds = session.credentials
     document = {
         "Version": 1,

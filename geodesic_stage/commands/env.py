@@ -1,17 +1,13 @@
 import os
 import sys
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.creds.obtain import obtain
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
 
 HELP = "print STAGE's credentials for scripts and CI (sh, json or dotenv); they need no AWS config to work"
 EXAMPLE = "geodesic-stage env testing --format dotenv > .env"
-
-
-def add_arguments(parser):
-    parser.add_argument("stage")
-    parser.add_argument("--format", choices=shell.FORMATS, default="sh")
-    parser.add_argument("--show", action="store_true", help="print the keys even when stdout is a terminal")
 
 
 def run(args, context):
@@ -21,6 +17,6 @@ def run(args, context):
             f"(geodesic-stage env {args.stage} > FILE), or add --show"
         )
     stage = context.stage(args.stage)
-    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    sys.stdout.write(shell.render(shell.portable_environment(session, os.environ), args.format))
+    session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    sys.stdout.write(render.render(render.portable_environment(session, os.environ), args.format))
     return 0

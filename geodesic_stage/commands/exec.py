@@ -1,6 +1,8 @@
 import os
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage.creds.obtain import obtain
+from geodesic_stage.auth import mfa
+from geodesic_stage import render
 from geodesic_stage.errors import ConfigError
 
 HELP = "run one command with STAGE's credentials and exit with its exit code"
@@ -9,19 +11,14 @@ EXAMPLE = "geodesic-stage exec testing -- aws sts get-caller-identity"
 PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
-def add_arguments(parser):
-    parser.add_argument("stage")
-    parser.add_argument("argv", nargs="+", metavar="-- COMMAND", help="the command and its arguments")
-
-
 def run(args, context):
     argv = args.argv[1:] if args.argv[0] == "--" else args.argv
     if not argv:
         raise ConfigError("exec needs a command after --")
     stage = context.stage(args.stage)
-    session = credentials.obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
-    env = {k: v for k, v in os.environ.items() if k not in shell.VARIABLES and k not in PROFILE_VARIABLES}
-    env.update(shell.portable_environment(session, os.environ))
+    session = obtain(stage, context.settings(args), mfa.choose(stage.profile, args.mfa_token))
+    env = {k: v for k, v in os.environ.items() if k not in render.VARIABLES and k not in PROFILE_VARIABLES}
+    env.update(render.portable_environment(session, os.environ))
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:

@@ -2,53 +2,19 @@ import sys
 
 from geodesic_stage import log
 from geodesic_stage.errors import ConfigError
-from geodesic_stage.stages import TOPOLOGIES
 
 HELP = "write every stage's profile into the AWS config for a topology, keeping all else byte for byte"
 EXAMPLE = (
     "geodesic-stage init --topology single --namespace cpco --region us-west-2 --root-account-id 323330167063 \\\n"
     "           --mfa-user admin@cloudposse.co --source-profile cpco --stage prod --stage staging --stage testing"
 )
-STAGE_OPTIONS = False
-# Listing 7,000 accounts at the portal's 20 calls/s takes about 500 s: this leaves room for a slower portal.
-MAX_TIME = 1800
-
-
-def add_arguments(parser):
-    from geodesic_stage.cli import positive_seconds
-
-    parser.add_argument("--topology", choices=TOPOLOGIES + ("sso",), help="how the stages map to AWS accounts (sso: IAM Identity Center)")
-    parser.add_argument("--namespace", help="first part of each profile name (default: $NAMESPACE)")
-    parser.add_argument("--role", help="last part of each profile name and of the root role (default: admin)")
-    parser.add_argument("--region", help="region of every profile")
-    parser.add_argument("--root-account-id", metavar="ID", help="the root (master) account")
-    mfa = parser.add_mutually_exclusive_group()
-    mfa.add_argument("--mfa-serial", metavar="ARN", help="your MFA device's ARN")
-    mfa.add_argument("--mfa-user", metavar="USER", help="your IAM user in the root account: arn:aws:iam::ROOT:mfa/USER")
-    parser.add_argument("--source-profile", metavar="NAME", help="the profile holding your long-lived keys")
-    parser.add_argument(
-        "--stage", action="append", default=[], metavar="NAME[=ACCOUNT_ID]",
-        help="a stage, repeated; the account id is needed for organization and accounts",
-    )
-    sso = parser.add_argument_group("Identity Center (--topology sso; signs in if needed, then lists the accounts it sees)")
-    sso.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] section to write and use")
-    sso.add_argument("--sso-start-url", metavar="URL", help="your AWS access portal URL (default: the session's, if present)")
-    sso.add_argument("--sso-region", metavar="REGION", help="the Identity Center region (default: the session's, if present)")
-    sso.add_argument("--sso-role", metavar="PERMISSION_SET", help="the permission set every stage profile uses")
-    sso.add_argument(
-        "--max-time", metavar="SECONDS", type=positive_seconds, default=MAX_TIME,
-        help=f"give up listing the accounts after this long, writing nothing (default: {MAX_TIME}, "
-             "enough for 7,000 accounts at the portal's 20 calls a second)",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the change as a unified diff; write nothing")
-    parser.add_argument("--force", action="store_true", help="overwrite profiles of ours that were edited by hand")
 
 
 def run(args, context):
-    from geodesic_stage import topology
+    from geodesic_stage.topology import profiles as topology
 
     if args.topology == "sso":
-        from geodesic_stage import sso_init
+        from geodesic_stage.sso import accounts as sso_init
 
         blocks, try_stage = sso_init.blocks(args, context)
         return _write(args, context, blocks, try_stage)
@@ -59,8 +25,8 @@ def run(args, context):
 
 
 def _write(args, context, blocks, try_stage: str) -> int:
-    from geodesic_stage import awsconfig, configedit
-    from geodesic_stage.textfile import read_text
+    from geodesic_stage.config import awsconfig, edit as configedit
+    from geodesic_stage.config.textfile import read_text
 
     path = context.config_path
     awsconfig.load_profiles(path)  # a file botocore could not read is not ours to rewrite
@@ -113,7 +79,8 @@ def _some(items) -> str:
 
 
 def _inputs(args, context):
-    from geodesic_stage import resolve, topology
+    from geodesic_stage.config import resolve
+    from geodesic_stage.topology import profiles as topology
 
     stages_file = context.stages
     stages = _stages(args.stage, stages_file) if args.stage else tuple(
@@ -151,8 +118,8 @@ def _inputs(args, context):
 
 def _stages(flags, stages_file):
     """--stage NAME[=ACCOUNT_ID]; the stages file's entry fills what a flag leaves out."""
-    from geodesic_stage.stages import StageEntry
-    from geodesic_stage.topology import StageInput
+    from geodesic_stage.config.stages_file import StageEntry
+    from geodesic_stage.topology.profiles import StageInput
 
     stages = {}
     for flag in flags:

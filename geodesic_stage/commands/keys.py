@@ -5,24 +5,6 @@ from geodesic_stage.errors import ConfigError
 
 HELP = "keep long-lived access keys in the encrypted store (~/.aws/geodesic-stage/keys.age) and rotate them"
 EXAMPLE = "geodesic-stage keys import cpco      (then: geodesic-stage keys rotate cpco)"
-STAGE_OPTIONS = False
-
-
-def add_arguments(parser):
-    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="store a profile's keys, typed on the terminal (never on the command line)")
-    add.add_argument("profile")
-    imp = sub.add_parser("import", help="move a profile's keys from ~/.aws/credentials into the store (checked with STS first)")
-    imp.add_argument("profile")
-    sub.add_parser("list", help="profiles, key ids and the age of each key (no passphrase needed)")
-    remove = sub.add_parser("remove", help="drop a profile's keys from the store (IAM keeps them)")
-    remove.add_argument("profile")
-    sub.add_parser("passwd", help="change the store's passphrase (typed twice)")
-    rotate = sub.add_parser("rotate", help="new key in IAM, checked, then the old one deactivated and deleted")
-    rotate.add_argument("profile")
-    rotate.add_argument("--delete-inactive", action="store_true", help="delete the user's other key first if it is inactive")
-    rotate.add_argument("--keep-inactive", action="store_true", help="deactivate the old key but do not delete it")
-    rotate.add_argument("--mfa-token", metavar="CODE", help="the MFA code, for use without a terminal")
 
 
 def run(args, context):
@@ -37,8 +19,8 @@ def run(args, context):
 
 
 def _add(args, context):
-    from geodesic_stage import keystore
-    from geodesic_stage.passphrase import ask_hidden
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.auth.passphrase import ask_hidden
 
     with keystore.editing(create=True) as editor:
         advice = f"keys add asks the key on the terminal and there is none; put it in ~/.aws/credentials and run 'keys import {args.profile}'"
@@ -55,8 +37,9 @@ def _add(args, context):
 
 
 def _import(args, context):
-    from geodesic_stage import awsconfig, configedit, keystore
-    from geodesic_stage.textfile import read_text
+    from geodesic_stage.config import awsconfig, edit as configedit
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.config.textfile import read_text
 
     path = awsconfig.credentials_path()
     section = awsconfig.load_credentials(path).get(args.profile)
@@ -81,7 +64,7 @@ def _import(args, context):
 
 
 def _check(key_id: str, secret: str, profile: str) -> str:
-    from geodesic_stage import iam
+    from geodesic_stage.aws import iam
     from geodesic_stage.errors import AwsError
 
     try:
@@ -91,7 +74,8 @@ def _check(key_id: str, secret: str, profile: str) -> str:
 
 
 def _list(args, context):
-    from geodesic_stage import clock, keystore
+    from geodesic_stage import clock
+    from geodesic_stage.keys import store as keystore
 
     index = keystore.read_index()
     if index is None:
@@ -123,7 +107,7 @@ def _age(added, now) -> str:
 
 
 def _remove(args, context):
-    from geodesic_stage import keystore
+    from geodesic_stage.keys import store as keystore
 
     with keystore.editing() as editor:
         key = editor.keys.current(args.profile)
@@ -135,7 +119,8 @@ def _remove(args, context):
 
 
 def _passwd(args, context):
-    from geodesic_stage import keystore, passphrase
+    from geodesic_stage.keys import store as keystore
+    from geodesic_stage.auth import passphrase
 
     with keystore.editing() as editor:
         editor.save(new_passphrase=passphrase.ask_new(keystore.store_path()))
@@ -144,7 +129,8 @@ def _passwd(args, context):
 
 
 def _rotate(args, context):
-    from geodesic_stage import iam, keystore, rotation
+    from geodesic_stage.aws import iam
+    from geodesic_stage.keys import store as keystore, rotation
 
     with keystore.editing() as editor:
         old = editor.keys.current(args.profile)
@@ -177,14 +163,15 @@ def _rotate(args, context):
 
 def _mfa_chains(source: str, context):
     """(chain, Profile) of each role profile whose chain buys an MFA session from `source`'s keys."""
-    from geodesic_stage import chain, keystore
+    from geodesic_stage.config import chain
+    from geodesic_stage.keys import store as keystore
     from geodesic_stage.model import Profile
 
     for name, section in sorted(context.profiles.items()):
         if "role_arn" not in section:
             continue
         try:
-            links = chain.resolve(name, context.profiles, context.credentials, context.config_path, keystore.holds)
+            links = chain.chain_of(name, context.profiles, context.credentials, context.config_path, keystore.holds)
         except ConfigError:
             continue
         if links.source.profile == source and links.session_serial:
@@ -194,18 +181,19 @@ def _mfa_chains(source: str, context):
 
 def _mfa_session(args, context):
     """The MFA session of the profile's keys (cached, or bought with a code); None if no profile uses MFA."""
-    from geodesic_stage import credentials, mfa
+    from geodesic_stage.creds.obtain import mfa_session_for
+    from geodesic_stage.auth import mfa
 
     found = next(_mfa_chains(args.profile, context), None)
     if found is None:
         log.say(f"no profile buys an MFA session from {args.profile}: IAM calls are signed with the key itself")
         return None
     links, profile = found
-    return credentials.mfa_session(links, profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
+    return mfa_session_for(links, profile, context.settings(args), mfa.choose(profile, token=args.mfa_token))
 
 
 def _forget_mfa_sessions(source: str, context) -> None:
-    from geodesic_stage import cache
+    from geodesic_stage.creds import mfa_session
 
     for links, _ in _mfa_chains(source, context):
-        cache.session_cache().delete(cache.session_cache_key(source, links.session_serial))
+        mfa_session.entry(links).forget()

@@ -2,29 +2,25 @@ import json
 import os
 import sys
 
-from geodesic_stage import cache, clock, sso
+from geodesic_stage import clock
+from geodesic_stage.creds.obtain import entry_of
 from geodesic_stage.context import stage_in_use
 from geodesic_stage.errors import StageError
 
 HELP = "list every stage: profile, account, role, region and cached minutes left"
 EXAMPLE = "stage list --json"
-NEEDS_MFA = False
 COLUMNS = ("stage", "profile", "account", "role", "region", "left")
-
-
-def add_arguments(parser):
-    parser.add_argument("--json", action="store_true", help="one JSON array for scripts")
 
 
 def _row(context, stage_name: str, now, sign_ins: dict) -> dict:
     try:
-        profile = context.stage(stage_name).profile
+        stage = context.stage(stage_name)
+        profile = stage.profile
     except StageError as e:
         return {"stage": stage_name, "profile": "", "account": "", "role": "", "region": "", "left": None, "error": e.message}
-    if profile.sso:
-        creds = sso.cached_role_credentials(profile.sso, now, 0)
-    else:
-        creds = cache.fresh(cache.credentials_from_entry(cache.role_cache().get(cache.cli_cache_key(profile))), now, 0)
+    entry = entry_of(stage)
+    # Every minute left counts here: a list shows what the cache holds, not what `use` would serve.
+    creds = entry.get(now, window=0) if entry else None
     row = {
         "stage": stage_name,
         "profile": profile.name,
@@ -35,9 +31,11 @@ def _row(context, stage_name: str, now, sign_ins: dict) -> dict:
     }
     if profile.sso:
         # The Identity Center sign-in behind the role: None when signed out; read once for all its stages.
+        from geodesic_stage.sso import token
+
         session = profile.sso.session
         if session not in sign_ins:
-            sign_ins[session] = sso.token_minutes_left(session, now)
+            sign_ins[session] = token.minutes_left(session, now)
         row["token_left"] = sign_ins[session]
     return row
 

@@ -2,19 +2,15 @@ import os
 import signal
 import sys
 
-from geodesic_stage import credentials, mfa, shell
+from geodesic_stage import render
+from geodesic_stage.auth import mfa
+from geodesic_stage.context import stage_in_use, used_with
+from geodesic_stage.creds.obtain import obtain
+from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT
 from geodesic_stage.errors import AwsError, ConfigError
 
-HELP = "renew the current stage's credentials from the cached MFA session; never asks for a code"
+HELP = "renew the current stage's credentials from the cached MFA session, as it was used (region, role, duration); never asks for a code"
 EXAMPLE = "stage refresh"
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument(
-        "--bounded", action="store_true",
-        help=f"give up after {shell.PROMPT_RENEW_TIMEOUT} s in all (the prompt hook's renewal; stage use waits longer)",
-    )
 
 
 class _OutOfTime(BaseException):
@@ -26,24 +22,27 @@ def _out_of_time(signum, frame):
 
 
 def run(args, context):
-    stage = context.current_stage()
-    if stage is None:
+    if stage_in_use() is None:
         raise ConfigError("no stage in use in this shell (STAGE and its keys are not set); run 'stage use STAGE'")
-    advice = f"the MFA session has expired: run 'stage use {stage.name}'"
+    chosen = context.as_used(args)
+    stage = context.current_stage()
+    again = " ".join(filter(None, (stage.name, used_with(chosen))))
+    # --direct puts every code into AssumeRole: there is no MFA session to renew from.
+    advice = f"{'' if chosen.direct else 'the MFA session has expired: '}run 'stage use {again}'"
     if args.bounded:
         signal.signal(signal.SIGALRM, _out_of_time)
         # Part of the bound went on starting up; the alarm gets what is left of it.
-        signal.setitimer(signal.ITIMER_REAL, max(shell.PROMPT_RENEW_TIMEOUT - _running_for(), 0.5))
+        signal.setitimer(signal.ITIMER_REAL, max(PROMPT_RENEW_TIMEOUT - _running_for(), 0.5))
     try:
-        session = credentials.obtain(stage, context.settings(args), mfa.never(stage.profile, advice))
+        session = obtain(stage, context.settings(chosen), mfa.never(stage.profile, advice))
     except _OutOfTime:
         raise AwsError(
-            f"no answer from STS within {shell.PROMPT_RENEW_TIMEOUT} s; {stage.name} keeps its credentials "
+            f"no answer from STS within {PROMPT_RENEW_TIMEOUT} s; {stage.name} keeps its credentials "
             "and the prompt tries again in a minute ('stage refresh' waits longer)"
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    sys.stdout.write(shell.render_exports(session))
+    sys.stdout.write(render.render_exports(session, used_with(chosen)))
     return 0
 
 

@@ -7,11 +7,6 @@ from geodesic_stage.errors import StageError
 
 HELP = "show the stage this shell holds: profile, account, role, minutes left (no network unless --verify)"
 EXAMPLE = "stage status --verify"
-NEEDS_MFA = False
-
-
-def add_arguments(parser):
-    parser.add_argument("--verify", action="store_true", help="ask STS who these credentials are")
 
 
 def _left(variable: str, now) -> str:
@@ -50,10 +45,10 @@ def run(args, context):
         ("session", _left("AWS_SESSION_EXPIRATION", now)),
     ]
     if profile is not None and profile.sso:
-        from geodesic_stage import sso
+        from geodesic_stage.sso import token
 
         # The sign-in, not an MFA session, is what renews an Identity Center stage.
-        rows[-1] = ("sign-in", sso.describe_sign_in(profile.sso.session, now))
+        rows[-1] = ("sign-in", token.describe_sign_in(profile.sso.session, now))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))
@@ -68,7 +63,7 @@ def _known(context):
 
 
 def _verify(profile) -> str:
-    from geodesic_stage import sts
+    from geodesic_stage.aws import sts
     from geodesic_stage.model import Credentials
 
     creds = Credentials(

@@ -34,6 +34,7 @@ stage() {
 				__geodesic_stage_restore
 			fi
 			eval "$__gs_out"
+			__geodesic_stage_answer
 		fi
 		__geodesic_stage_label
 		return "$__gs_status"
@@ -69,6 +70,22 @@ __geodesic_stage_restore() {
 	local IFS=$' \t\n'
 	[[ -z ${__geodesic_stage_variables-} ]] || unset ${__geodesic_stage_variables}
 	eval "${__geodesic_stage_saved-}"
+}
+
+# Inside geodesic (4.3 to 4.5), its prompt hook refresh_current_aws_role_if_needed runs
+# `aws sts get-caller-identity` with the keys and with --profile whenever its fingerprint of the
+# exported AWS_PROFILE, the credentials file's mtime and the access key changes. Keys we just
+# exported for AWS_PROFILE answer that: note the fingerprint as its hook would after finding both
+# the same, beside the ASSUME_ROLE it would then set (the profile). The mtime comes from the
+# Python side, sparing a process. A profile geodesic names itself (default, *-identity), and a
+# geodesic without that hook, keep its own check; so does anything changed after us.
+__geodesic_stage_answer() {
+	local __gs_profile __gs_exported='^declare -[^ x]*x[^ x]* '
+	[[ -n ${__geodesic_stage_credentials_mtime+set} && ${AWS_PROFILE-} != default && ${AWS_PROFILE-} != *-identity ]] &&
+		declare -F refresh_current_aws_role_if_needed >/dev/null || return 0
+	__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
+	[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	export GEODESIC_AWS_ROLE_CACHE="$__gs_profile/$__geodesic_stage_credentials_mtime/${AWS_ACCESS_KEY_ID-}"
 }
 
 # Seconds since the epoch of an RFC 3339 UTC time, in pure bash, into the
@@ -123,10 +140,10 @@ __geodesic_stage_state_now() {
 		__geodesic_stage_until=9223372036854775807
 		return 0
 	fi
-	if [[ ${AWS_CREDENTIAL_EXPIRATION} != "${__geodesic_stage_seen_expiration-}" ]]; then
-		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
+	if [[ ${AWS_CREDENTIAL_EXPIRATION-} != "${__geodesic_stage_seen_expiration-}" ]]; then
+		__geodesic_stage_epoch __geodesic_stage_credential_epoch "${AWS_CREDENTIAL_EXPIRATION-}"
 		__geodesic_stage_epoch __geodesic_stage_session_epoch "${AWS_SESSION_EXPIRATION-}"
-		__geodesic_stage_seen_expiration=$AWS_CREDENTIAL_EXPIRATION
+		__geodesic_stage_seen_expiration=${AWS_CREDENTIAL_EXPIRATION-}
 		__geodesic_stage_hinted=""
 	fi
 	printf -v now '%(%s)T' -1
@@ -134,7 +151,7 @@ __geodesic_stage_state_now() {
 	# Renew only from an MFA session that outlasts these credentials (direct mode has
 	# none), at most once a minute and within a few seconds: a dead network costs one
 	# short wait, then the stale label. One hint per expiry: later failures are quiet.
-	if ((left < ${__geodesic_stage_renew_at:-600} && __geodesic_stage_session_epoch > __geodesic_stage_credential_epoch && __geodesic_stage_session_epoch > now + 60 && now - ${__geodesic_stage_renewing:-0} >= ${__geodesic_stage_retry_after:-60})); then
+	if ((left < ${__geodesic_stage_renew_at:-600} && __geodesic_stage_session_epoch > __geodesic_stage_credential_epoch && __geodesic_stage_session_epoch > now + ${__geodesic_stage_margin:-60} && now - ${__geodesic_stage_renewing:-0} >= ${__geodesic_stage_retry_after:-60})); then
 		__geodesic_stage_renewing=$now
 		if [[ -n ${__geodesic_stage_hinted-} ]]; then
 			stage refresh --bounded 2>/dev/null && return 0
@@ -151,7 +168,7 @@ __geodesic_stage_state_now() {
 		[[ -n ${__geodesic_stage_own_ps1-} ]] || unset ASSUME_ROLE
 		if [[ -z ${__geodesic_stage_hinted-} ]]; then
 			__geodesic_stage_hinted=1
-			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE' for a new MFA code or sign-in" >&2
+			printf '%s\n' "geodesic-stage: credentials for $STAGE have expired; run 'stage use $STAGE${GEODESIC_STAGE_USED_WITH:+ $GEODESIC_STAGE_USED_WITH}' for a new MFA code or sign-in" >&2
 		fi
 	else
 		__geodesic_stage_state=active
@@ -234,19 +251,22 @@ complete -F __geodesic_stage_complete stage geodesic-stage
 # inherits unexpired credentials asks nothing; in their last quarter hour it
 # renews them from the MFA session first, because the AWS CLI (and geodesic's
 # `aws --profile` identity check in the new shell) counts them expired and
-# would ask for a code itself.
+# would ask for a code itself. Expired ones it renews too while the MFA
+# session lasts, keeping what the stage was used with.
 __geodesic_stage_login() {
 	local now session
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
 	__geodesic_stage_login_done=1
 	if __geodesic_stage_current; then
-		__geodesic_stage_epoch __geodesic_stage_credential_epoch "$AWS_CREDENTIAL_EXPIRATION"
+		__geodesic_stage_epoch __geodesic_stage_credential_epoch "${AWS_CREDENTIAL_EXPIRATION-}"
 		__geodesic_stage_epoch session "${AWS_SESSION_EXPIRATION-}"
 		printf -v now '%(%s)T' -1
 		if ((__geodesic_stage_credential_epoch > now)); then
-			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + 60)) && { stage refresh --bounded || true; }
+			((__geodesic_stage_credential_epoch - now < ${__geodesic_stage_login_renew_at:-900} && session > __geodesic_stage_credential_epoch && session > now + ${__geodesic_stage_margin:-60})) && { stage refresh --bounded || true; }
 			return 0
 		fi
+		# Expired, but what renews them lasts: renewed as the stage was used (its role, region...).
+		((session > now + ${__geodesic_stage_margin:-60})) && stage refresh --bounded 2>/dev/null && return 0
 	fi
 	if [[ $- == *i* && -t 0 && -t 2 ]]; then
 		stage use "$STAGE" || printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE' to try again" >&2

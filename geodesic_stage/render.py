@@ -1,0 +1,151 @@
+"""Rendering variables for the shell (eval'd by the `stage` function), dotenv and JSON.
+
+Every value is quoted so that no byte of it is ever executed; values a shell
+cannot hold (NUL) are refused rather than mangled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+
+from geodesic_stage.clock import rfc3339
+from geodesic_stage.errors import ConfigError
+from geodesic_stage.lifetimes import CACHE_RENEW_SECONDS, CALL_MARGIN_SECONDS, PROMPT_RENEW_SECONDS, PROMPT_RETRY_SECONDS
+from geodesic_stage.model import StageCredentials
+
+FORMATS = ("sh", "json", "dotenv")
+
+# Everything `stage use` sets, in the order it prints them; `stage logout` unsets them all,
+# and the `stage` function gives the user's own values back.
+VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_SESSION_EXPIRATION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "ASSUME_ROLE",
+    "STAGE",
+    "GEODESIC_STAGE_USED_WITH",
+)
+# The options the stage was used with, which a renewal keeps (context.used_with); set only when there are some.
+USED_WITH = "GEODESIC_STAGE_USED_WITH"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
+
+
+def environment(session: StageCredentials) -> dict[str, str]:
+    """The variables a shell holds for this stage; region ones only if the profile has one.
+    AWS_PROFILE and ASSUME_ROLE name the profile for geodesic's prompt and identity check."""
+    env = portable_environment(session)
+    env["AWS_PROFILE"] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env.move_to_end("STAGE")
+    return env
+
+
+def portable_environment(session: StageCredentials, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that work with no AWS config at all (scripts, CI, `exec`): no profile
+    name, which a machine without the profile refuses; a region-less profile takes the
+    region of `fallback` (the caller's environment), as the AWS CLI would here."""
+    profile = session.stage.profile
+    creds = session.credentials
+    env = OrderedDict(
+        AWS_ACCESS_KEY_ID=creds.access_key_id,
+        AWS_SECRET_ACCESS_KEY=creds.secret_access_key,
+        AWS_SESSION_TOKEN=creds.session_token,
+        AWS_CREDENTIAL_EXPIRATION=rfc3339(creds.expiration),
+        AWS_SESSION_EXPIRATION=rfc3339(session.session_expiration),
+    )
+    fallback = fallback or {}
+    region = profile.region or fallback.get("AWS_REGION") or fallback.get("AWS_DEFAULT_REGION")
+    if region:
+        env["AWS_REGION"] = region
+        env["AWS_DEFAULT_REGION"] = region
+    env["STAGE"] = session.stage.name
+    return env
+
+
+def _check_value(value: str) -> None:
+    if "\0" in value:
+        raise ConfigError("a value contains a NUL byte, which no environment variable can hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("a value is not valid Unicode text (a lone surrogate); check the cache and config files")
+
+
+def quote(value: str) -> str:
+    """POSIX shell single-quoting: the result is one word that expands to exactly value."""
+    _check_value(value)
+    if _SAFE.match(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(f"{name!r} is not a valid variable name")
+    return name
+
+
+def render(env: Mapping[str, str], fmt: str = "sh") -> str:
+    if fmt == "json":
+        return json.dumps(dict(env), indent=2) + "\n"
+    if fmt == "dotenv":
+        return "".join(f"{_check_name(k)}={_dotenv_quote(v)}\n" for k, v in env.items())
+    return "".join(f"export {_check_name(k)}={quote(v)}\n" for k, v in env.items())
+
+
+def render_exports(session: StageCredentials, used_with: str = "") -> str:
+    """The block `stage use` evals. Its first line hands the `stage` function what it must
+    know: the variables a stage sets (to keep the user's own), the renewal thresholds and,
+    inside geodesic, what answers its identity check.
+    A region-less profile leaves the region alone: the function restores the user's first.
+    `used_with` records the options the use was given (context.used_with), for renewals."""
+    handed = {
+        "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
+        "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
+        "__geodesic_stage_login_renew_at": str(CACHE_RENEW_SECONDS),
+        "__geodesic_stage_retry_after": str(PROMPT_RETRY_SECONDS),
+        "__geodesic_stage_margin": str(CALL_MARGIN_SECONDS),
+    }
+    mtime = _geodesic_credentials_mtime()
+    if mtime is not None:
+        handed["__geodesic_stage_credentials_mtime"] = mtime
+    header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
+    env = environment(session)
+    if used_with:
+        env[USED_WITH] = used_with
+    return header + "\n" + render(env)
+
+
+def _geodesic_credentials_mtime() -> str | None:
+    """Inside geodesic (its aws.sh exports GEODESIC_AWS_HOME), the credentials file's mtime as its
+    identity hook reads it, `stat -c %Y` of the file itself, '' when there is none; stage.sh answers
+    that hook with it (see __geodesic_stage_answer). None outside geodesic."""
+    home = os.environ.get("GEODESIC_AWS_HOME")
+    if home is None:
+        return None
+    try:
+        return str(os.lstat(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home + "/credentials").st_mtime_ns // 10**9)
+    except (OSError, ValueError):
+        return ""
+
+
+def render_unset(names: Iterable[str] = VARIABLES) -> str:
+    return f"unset {' '.join(_check_name(n) for n in names)}\n"
+
+
+def _dotenv_quote(value: str) -> str:
+    """Single-quoted, the one form that docker compose, python-dotenv and a shell's `.`
+    all read literally; a value that cannot sit between single quotes on one line is refused."""
+    _check_value(value)
+    if "'" in value or "\n" in value or "\r" in value:
+        raise ConfigError("a value holds a quote or a line break, which dotenv cannot carry safely; use --format sh or json")
+    return f"'{value}'"
