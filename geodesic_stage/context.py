@@ -9,27 +9,39 @@ from geodesic_stage import log
 from geodesic_stage.config import awsconfig, chain, resolve
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import Stage
-from geodesic_stage.options import MFA_OPTIONS, STAGE_OPTIONS
+from geodesic_stage.options import COMMANDS
 from geodesic_stage.record import replace
+from geodesic_stage.render import SERVED_PROFILE
 from geodesic_stage.config.stages_file import StagesFile, load_stages
 
 
-# What `stage use` exports that says a stage is held: STAGE, with the keys and their end beside it
-# (keys without an end are the user's own, exported by hand). stage.sh's __geodesic_stage_current
-# asks the same of the same variables (tests/test_stage_in_use.py).
-IN_USE = ("STAGE", "AWS_ACCESS_KEY_ID", "AWS_CREDENTIAL_EXPIRATION")
+# What `stage use` exports that says a stage is held: STAGE and the credentials' end, each set, ...
+IN_USE = ("STAGE", "AWS_CREDENTIAL_EXPIRATION")
+# ... and one of these: the keys, or the profile the shell's credential endpoint serves (`use --serve`).
+# Keys without an end are the user's own, exported by hand. stage.sh's __geodesic_stage_current asks
+# the same of the same variables (tests/test_stage_in_use.py).
+HELD_BY = ("AWS_ACCESS_KEY_ID", SERVED_PROFILE)
 
 
 def stage_in_use(environ=os.environ) -> str | None:
     """The stage this shell holds: the one place that decides it for status, list, console, refresh and doctor."""
-    return environ.get("STAGE") if all(environ.get(name) for name in IN_USE) else None
+    held = all(environ.get(name) for name in IN_USE) and any(environ.get(name) for name in HELD_BY)
+    return environ.get("STAGE") if held else None
+
+
+def served_profile(environ=os.environ) -> str | None:
+    """The profile this shell's credential endpoint serves, when the shell holds its stage that way:
+    with no keys exported, which every SDK would take before the endpoint."""
+    if environ.get("AWS_ACCESS_KEY_ID") or not stage_in_use(environ):
+        return None
+    return environ.get(SERVED_PROFILE)
 
 
 # The options of `stage use` its block records (in render.USED_WITH, as shell words), so that a renewal
-# in this shell or in a login shell started from it keeps the region, role, profile and duration chosen:
-# those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
+# in this shell or in a login shell started from it keeps the region, role, profile, duration and
+# serving chosen: those the options table marks kept (never --mfa-token, nor --no-prompt, which is that call's).
 # option: (attribute, type)
-_KEPT = {o.name: (o.dest, o.value or bool) for o in (*STAGE_OPTIONS, *MFA_OPTIONS) if o.kept}
+_KEPT = {o.name: (o.dest, o.value or bool) for o in COMMANDS["use"].options if o.kept}
 
 
 def used_with(args) -> str:
@@ -156,11 +168,11 @@ class Context:
         return SimpleNamespace(**chosen)
 
     def current_stage(self) -> Stage | None:
-        """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE."""
+        """The stage this shell holds (stage_in_use), resolved through its AWS_PROFILE (or the served one)."""
         name = stage_in_use()
         if not name:
             return None
-        profile = os.environ.get("AWS_PROFILE")
+        profile = served_profile() or os.environ.get("AWS_PROFILE")
         if profile and not self.request.profile:
             self.request = replace(self.request, profile=profile)
         return self.stage(name)

@@ -42,6 +42,15 @@ DEVICE_SLOW_DOWN_SECONDS = 5
 # A cached client registration this close to its end is replaced, as the AWS CLI does.
 REGISTRATION_MARGIN_SECONDS = 15 * 60
 
+# The credential endpoint (serve/): the command that starts it waits this long for it to accept
+# requests; it asks this often whether its owner still runs and whether it still serves anything;
+# an idle kept-alive connection frees its thread after this long; its own clients (status --verify,
+# console) wait this long for an answer.
+SERVE_READY_SECONDS = 10
+SERVE_POLL_SECONDS = 1
+SERVE_IDLE_SECONDS = 60
+SERVE_ANSWER_SECONDS = 10
+
 # An mfa_process that has not printed a code by then never will.
 MFA_PROCESS_SECONDS = 60
 # A writer killed between mkstemp and os.replace leaves its temp file; one this old is nobody's.

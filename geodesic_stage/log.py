@@ -30,6 +30,10 @@ def hide_warnings() -> None:
         sys.warnoptions.append("ignore")
 
 
+def debugging() -> bool:
+    return _debug
+
+
 def say(message: str) -> None:
     print(f"geodesic-stage: {message}", file=sys.stderr, flush=True)
 

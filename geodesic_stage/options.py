@@ -100,7 +100,11 @@ _SSO = "Identity Center (--topology sso; signs in if needed, then lists the acco
 # In the order `geodesic-stage --help` lists them.
 COMMANDS = {
     "use": Command([_STAGE_ARGUMENT], [
-        Option("--no-prompt", "use cached sessions only; exit 3 if a code is needed"), *STAGE_OPTIONS, *MFA_OPTIONS,
+        Option("--no-prompt", "use cached sessions only; exit 3 if a code is needed"),
+        Option("--serve", "export a loopback credential endpoint that renews by itself instead of the keys "
+               "(runs longer than the role's hour)", group="!serve", kept=True),
+        Option("--no-serve", "export the keys where GEODESIC_STAGE_SERVE or the stages file says serve", group="!serve", kept=True),
+        *STAGE_OPTIONS, *MFA_OPTIONS,
     ]),
     "status": Command((), [Option("--verify", "ask STS who these credentials are"), *STAGE_OPTIONS]),
     "list": Command((), [Option("--json", "one JSON array for scripts"), *STAGE_OPTIONS]),
@@ -110,7 +114,11 @@ COMMANDS = {
         *STAGE_OPTIONS, *MFA_OPTIONS,
     ]),
     "exec": Command(
-        [_STAGE_ARGUMENT, Positional("argv", "the command and its arguments", "+", "-- COMMAND")], [*STAGE_OPTIONS, *MFA_OPTIONS],
+        [_STAGE_ARGUMENT, Positional("argv", "the command and its arguments", "+", "-- COMMAND")], [
+            Option("--serve", "give the command a loopback credential endpoint that renews by itself until it ends, "
+                   "instead of keys that last the role's hour at most"),
+            *STAGE_OPTIONS, *MFA_OPTIONS,
+        ],
     ),
     "logout": Command((), [Option("--forget", "delete cached MFA and role sessions too"), *STAGE_OPTIONS]),
     "refresh": Command((), [

@@ -36,6 +36,16 @@ VARIABLES = (
 )
 # The options the stage was used with, which a renewal keeps (context.used_with); set only when there are some.
 USED_WITH = "GEODESIC_STAGE_USED_WITH"
+# The profile a shell's credential endpoint serves (`stage use --serve`): with STAGE and the expiration,
+# what says such a shell holds a stage (context.stage_in_use), and what status and refresh resolve.
+SERVED_PROFILE = "GEODESIC_STAGE_PROFILE"
+# What a served shell holds instead of the keys and AWS_PROFILE.
+ENDPOINT_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", SERVED_PROFILE)
+# Each of these, set by the user or a platform, would win over the endpoint in the SDKs' order:
+# unset while it serves (with the keys and AWS_PROFILE); the `stage` function gives them back at logout.
+OUTRANKING = ("AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+# Every variable a `use` may change, handed to the `stage` function to keep the user's own values of.
+HANDED = VARIABLES + ENDPOINT_VARIABLES + OUTRANKING
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
@@ -108,8 +118,15 @@ def render_exports(session: StageCredentials, used_with: str = "") -> str:
     inside geodesic, what answers its identity check.
     A region-less profile leaves the region alone: the function restores the user's first.
     `used_with` records the options the use was given (context.used_with), for renewals."""
+    env = environment(session)
+    if used_with:
+        env[USED_WITH] = used_with
+    return _header() + render(env)
+
+
+def _header() -> str:
     handed = {
-        "__geodesic_stage_variables": " ".join(_check_name(n) for n in VARIABLES),
+        "__geodesic_stage_variables": " ".join(_check_name(n) for n in HANDED),
         "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
         "__geodesic_stage_login_renew_at": str(CACHE_RENEW_SECONDS),
         "__geodesic_stage_retry_after": str(PROMPT_RETRY_SECONDS),
@@ -118,11 +135,7 @@ def render_exports(session: StageCredentials, used_with: str = "") -> str:
     mtime = _geodesic_credentials_mtime()
     if mtime is not None:
         handed["__geodesic_stage_credentials_mtime"] = mtime
-    header = " ".join(f"{name}={quote(value)}" for name, value in handed.items())
-    env = environment(session)
-    if used_with:
-        env[USED_WITH] = used_with
-    return header + "\n" + render(env)
+    return " ".join(f"{name}={quote(value)}" for name, value in handed.items()) + "\n"
 
 
 def _geodesic_credentials_mtime() -> str | None:
@@ -138,7 +151,32 @@ def _geodesic_credentials_mtime() -> str | None:
         return ""
 
 
-def render_unset(names: Iterable[str] = VARIABLES) -> str:
+def endpoint_environment(session: StageCredentials, url: str, token: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What `exec --serve` gives its command: the endpoint, the region, the stage; no keys, no profile."""
+    env = OrderedDict(AWS_CONTAINER_CREDENTIALS_FULL_URI=url, AWS_CONTAINER_AUTHORIZATION_TOKEN=token)
+    portable = portable_environment(session, fallback)
+    env.update((name, portable[name]) for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "STAGE") if name in portable)
+    return env
+
+
+def render_endpoint_exports(session: StageCredentials, url: str, token: str, used_with: str = "") -> str:
+    """The block of `stage use --serve`: the endpoint instead of the keys and AWS_PROFILE (which
+    would win over it), with the expirations, region, ASSUME_ROLE, STAGE and record of the keys'
+    block, so the label, the hints, geodesic's prompt, status, list and renewals read the same."""
+    env = OrderedDict(AWS_CONTAINER_CREDENTIALS_FULL_URI=url, AWS_CONTAINER_AUTHORIZATION_TOKEN=token)
+    keys = environment(session)
+    for name in ("AWS_CREDENTIAL_EXPIRATION", "AWS_SESSION_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if name in keys:
+            env[name] = keys[name]
+    env[SERVED_PROFILE] = env["ASSUME_ROLE"] = session.stage.profile.name
+    env["STAGE"] = session.stage.name
+    if used_with:
+        env[USED_WITH] = used_with
+    outranking = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", *OUTRANKING)
+    return _header() + render_unset(outranking) + render(env)
+
+
+def render_unset(names: Iterable[str] = VARIABLES + ENDPOINT_VARIABLES) -> str:
     return f"unset {' '.join(_check_name(n) for n in names)}\n"
 
 

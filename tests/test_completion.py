@@ -47,7 +47,7 @@ def test_commands_options_and_values_are_offered(shell, topology, sts):
     assert offered(s, "stage --v") == ["--version"]
     assert offered(s, "stage use ") == ["prod", "root", "staging", "testing"]
     assert offered(s, "stage --debug use s") == ["staging"]
-    assert offered(s, "stage use --no") == ["--no-prompt"]
+    assert offered(s, "stage use --no") == ["--no-prompt", "--no-serve"]
     assert offered(s, "stage use testing ") == [], "one stage per command"
     assert offered(s, "stage use --direct ") == ["prod", "root", "staging", "testing"], "a flag takes no value"
     assert offered(s, "stage env --format ") == ["sh", "json", "dotenv"]

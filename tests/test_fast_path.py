@@ -111,11 +111,11 @@ FAST_OURS = {
     "geodesic_stage.options",
     "geodesic_stage.config", "geodesic_stage.config.awsconfig", "geodesic_stage.config.textfile",
     "geodesic_stage.config.stages_file", "geodesic_stage.config.resolve", "geodesic_stage.config.chain",
-    "geodesic_stage.config.limits", "geodesic_stage.config.sso",
+    "geodesic_stage.config.sso",
     "geodesic_stage.config.checked",  # a large AWS config's digest (test_checked_once)
-    "geodesic_stage.store", "geodesic_stage.store.files", "geodesic_stage.store.cli_cache",
+    "geodesic_stage.store", "geodesic_stage.store.cli_cache",
     "geodesic_stage.auth", "geodesic_stage.auth.passphrase", "geodesic_stage.auth.mfa",
-    "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached", "geodesic_stage.creds.mfa_session",
+    "geodesic_stage.creds", "geodesic_stage.creds.obtain", "geodesic_stage.creds.cached",
     "geodesic_stage.sso", "geodesic_stage.sso.token",
 }
 # The entry point as pip's console script calls it (with no words: nothing), then its exit code and

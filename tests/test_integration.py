@@ -16,6 +16,7 @@ from conftest import BIN, TESTING_IDENTITY, run_aws, run_cli
 from ptyshell import MFA_PROMPT
 
 CODE = "123456"
+SERVED_VARIABLES = {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "GEODESIC_STAGE_PROFILE"}
 # What the spec says `stage use` exports, and so what `stage logout` must unset.
 SPEC_VARIABLES = {
     "AWS_ACCESS_KEY_ID",
@@ -279,8 +280,9 @@ def test_logout_prints_an_unset_block_for_every_variable_and_forget_drops_the_ca
     logout = run_cli(shell_env, "logout")
     assert logout.returncode == 0, logout.stderr
     assert re.fullmatch(r"unset( \w+)+\n", logout.stdout)
-    # With the record of the options a use was given (which a renewal keeps).
-    assert set(logout.stdout.split()[1:]) == SPEC_VARIABLES | {"GEODESIC_STAGE_USED_WITH"}
+    # With the record of the options a use was given (which a renewal keeps), and what `stage use --serve`
+    # exports in the keys' place (the endpoint and the profile it serves).
+    assert set(logout.stdout.split()[1:]) == SPEC_VARIABLES | {"GEODESIC_STAGE_USED_WITH"} | SERVED_VARIABLES
     after = exported(shell_env, use(env, "testing").stdout + logout.stdout)
     assert SPEC_VARIABLES.isdisjoint(after)
     assert len(cache_files(home)) == 2

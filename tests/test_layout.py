@@ -23,6 +23,7 @@ LAYERS = [
     {"sso", "keys"},
     {"creds"},
     {"doctor", "context", "completion"},
+    {"serve"},
     {"cli", "commands", "__main__"},
 ]
 

@@ -46,8 +46,8 @@ SAMPLE = dict(
     token="FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==", region="us-west-2",
     profile="cpco-testing-admin", stage="testing",
 )
-# Prints every variable of render.VARIABLES the eval'd block left set, as NAME=VALUE NUL.
-READ_BACK = 'eval "$(cat)" || exit 99; for n in ' + " ".join(render.VARIABLES) + '; do [ -n "${!n+set}" ] && printf "%s=%s\\0" "$n" "${!n}"; done; true'
+# Prints every variable a `use` may change (render.HANDED) the eval'd block left set, as NAME=VALUE NUL.
+READ_BACK = 'eval "$(cat)" || exit 99; for n in ' + " ".join(render.HANDED) + '; do [ -n "${!n+set}" ] && printf "%s=%s\\0" "$n" "${!n}"; done; true'
 
 
 def session(access_key, secret, token, region, profile, stage):
@@ -79,13 +79,24 @@ def eval_in_bash(block: str, cwd, environ=None) -> dict:
     return dict(field.split("=", 1) for field in fields)
 
 
+# The block's first line: every variable a use may change (the keys' and the endpoint's, and what
+# would outrank the endpoint), for the `stage` function to keep the user's own; the thresholds.
+HEADER = (
+    "__geodesic_stage_variables='AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN "
+    "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE STAGE "
+    "GEODESIC_STAGE_USED_WITH AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN GEODESIC_STAGE_PROFILE "
+    "AWS_DEFAULT_PROFILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE' "
+    "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60 __geodesic_stage_margin=60\n"
+)
+URL = "http://127.0.0.1:41234/cpco-testing-admin"
+TOKEN = "9f" * 32
+
+
 def test_use_block_exports_every_variable_the_spec_lists():
     block = render.render_exports(session(**SAMPLE))
     assert block == (
-        "__geodesic_stage_variables='AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN "
-        "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE STAGE GEODESIC_STAGE_USED_WITH' "
-        "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60 __geodesic_stage_margin=60\n"
-        "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE\n"
+        HEADER
+        + "export AWS_ACCESS_KEY_ID=ASIAIOSFODNN7EXAMPLE\n"
         "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
         "export AWS_SESSION_TOKEN=FwoGZXIvYXdzEJr//////////wEaDH+token/with+slashes==\n"
         "export AWS_CREDENTIAL_EXPIRATION=2026-11-29T03:06:21Z\n"
@@ -96,6 +107,46 @@ def test_use_block_exports_every_variable_the_spec_lists():
         "export ASSUME_ROLE=cpco-testing-admin\n"
         "export STAGE=testing\n"
     )
+
+
+def test_a_served_use_block_exports_the_endpoint_and_unsets_what_would_outrank_it(workdir):
+    block = render.render_endpoint_exports(session(**SAMPLE), URL, TOKEN)
+    assert block == (
+        HEADER
+        + "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE "
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE\n"
+        f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={URL}\n"
+        f"export AWS_CONTAINER_AUTHORIZATION_TOKEN={TOKEN}\n"
+        "export AWS_CREDENTIAL_EXPIRATION=2026-11-29T03:06:21Z\n"
+        "export AWS_SESSION_EXPIRATION=2026-11-29T14:06:21Z\n"
+        "export AWS_REGION=us-west-2\n"
+        "export AWS_DEFAULT_REGION=us-west-2\n"
+        "export GEODESIC_STAGE_PROFILE=cpco-testing-admin\n"
+        "export ASSUME_ROLE=cpco-testing-admin\n"
+        "export STAGE=testing\n"
+    )
+    before = {name: "old" for name in render.HANDED}
+    held = eval_in_bash(block, workdir, before)
+    assert not set(held) & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", *render.OUTRANKING}
+    assert held["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == URL and held["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == TOKEN
+
+
+def test_exec_serve_gives_the_endpoint_the_region_and_the_stage_and_nothing_else():
+    given = render.endpoint_environment(session(**dict(SAMPLE, region=None)), URL, TOKEN, {"AWS_REGION": "eu-west-1"})
+    assert given == {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": URL, "AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN,
+        "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "STAGE": "testing",
+    }
+
+
+@settings(max_examples=100, deadline=None)
+@given(region=HOSTILE, profile=HOSTILE, stage=HOSTILE)
+def test_hostile_names_in_a_served_block_eval_to_exactly_themselves_and_never_run(workdir, region, profile, stage):
+    hostile = session(SAMPLE["access_key"], SAMPLE["secret"], SAMPLE["token"], region or None, profile, stage)
+    held = eval_in_bash(render.render_endpoint_exports(hostile, URL, TOKEN), workdir)
+    assert not (workdir / CANARY).exists()
+    assert (held["GEODESIC_STAGE_PROFILE"], held["ASSUME_ROLE"], held["STAGE"]) == (profile, profile, stage)
+    assert held.get("AWS_REGION") == (region or None)
 
 
 def test_the_thresholds_stage_sh_falls_back_on_are_the_ones_python_hands_it():
@@ -160,8 +211,8 @@ def test_scripts_get_no_profile_name_and_a_regionless_profile_takes_the_callers_
 def test_logout_block_unsets_every_variable_use_sets(workdir):
     block = render.render_unset()
     assert block.endswith("\n") and block.count("\n") == 1
-    assert block.split() == ["unset", *render.VARIABLES]
-    assert eval_in_bash(block, workdir, {name: "old" for name in render.VARIABLES}) == {}
+    assert block.split() == ["unset", *render.VARIABLES, *render.ENDPOINT_VARIABLES]
+    assert eval_in_bash(block, workdir, {name: "old" for name in render.VARIABLES + render.ENDPOINT_VARIABLES}) == {}
 
 
 def test_json_format_holds_the_same_variables():

@@ -34,11 +34,15 @@ def run(args, context):
 
 def _from_environment() -> Credentials:
     from geodesic_stage import clock
-    from geodesic_stage.context import stage_in_use
+    from geodesic_stage.context import served_profile, stage_in_use
 
     stage = stage_in_use()
     if not stage:
         raise ConfigError("no stage in use in this shell; run 'stage use STAGE' or name one: stage console STAGE")
+    if served_profile():
+        from geodesic_stage.serve import endpoint
+
+        return endpoint.served_credentials()
     names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     missing = [n for n in names if not os.environ.get(n)]
     if missing:

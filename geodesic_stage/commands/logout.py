@@ -2,6 +2,7 @@ import sys
 
 from geodesic_stage import log, render
 from geodesic_stage.errors import StageError
+from geodesic_stage.serve import shells
 
 HELP = "print the block that unsets the stage's variables; --forget also drops cached sessions and Identity Center sign-ins"
 EXAMPLE = "stage logout --forget"
@@ -10,6 +11,7 @@ EXAMPLE = "stage logout --forget"
 def run(args, context):
     if args.forget:
         _forget(context)
+    shells.stop()
     # Logging out never depends on the cache: the block is printed whatever --forget managed.
     sys.stdout.write(render.render_unset())
     return 0

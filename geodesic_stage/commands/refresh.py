@@ -4,7 +4,7 @@ import sys
 
 from geodesic_stage import render
 from geodesic_stage.auth import mfa
-from geodesic_stage.context import stage_in_use, used_with
+from geodesic_stage.context import served_profile, stage_in_use, used_with
 from geodesic_stage.creds.obtain import obtain
 from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT
 from geodesic_stage.errors import AwsError, ConfigError
@@ -42,6 +42,14 @@ def run(args, context):
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    if served_profile():
+        # The shell's endpoint serves the renewed credentials from the cache already; the block carries
+        # the new expirations to the label (and starts the endpoint again if it was killed).
+        from geodesic_stage.serve import shells, target
+
+        served = target.of(stage.name, stage.profile.name, context.request.region, context.settings(chosen))
+        sys.stdout.write(render.render_endpoint_exports(session, *shells.serve(served, replace=False), used_with(chosen)))
+        return 0
     sys.stdout.write(render.render_exports(session, used_with(chosen)))
     return 0
 

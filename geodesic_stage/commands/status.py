@@ -2,7 +2,7 @@ import os
 import sys
 
 from geodesic_stage import clock
-from geodesic_stage.context import stage_in_use
+from geodesic_stage.context import served_profile, stage_in_use
 from geodesic_stage.errors import StageError
 
 HELP = "show the stage this shell holds: profile, account, role, minutes left (no network unless --verify)"
@@ -37,7 +37,7 @@ def run(args, context):
     now = clock.now()
     rows = [
         ("stage", stage_name),
-        ("profile", os.environ.get("AWS_PROFILE", "")),
+        ("profile", served_profile() or os.environ.get("AWS_PROFILE", "")),
         ("account", account),
         ("role", role),
         ("region", os.environ.get("AWS_REGION", "")),
@@ -49,6 +49,9 @@ def run(args, context):
 
         # The sign-in, not an MFA session, is what renews an Identity Center stage.
         rows[-1] = ("sign-in", token.describe_sign_in(profile.sso.session, now))
+    if served_profile():
+        # Where the shell's SDKs and CLIs get these credentials, renewed as they ask.
+        rows.append(("served", os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")))
     if args.verify and profile is not None:
         rows.append(("identity", _verify(profile)))
     sys.stdout.write("".join(f"{k:<9}{v}\n" for k, v in rows))
@@ -66,6 +69,10 @@ def _verify(profile) -> str:
     from geodesic_stage.aws import sts
     from geodesic_stage.model import Credentials
 
+    if served_profile():
+        from geodesic_stage.serve import endpoint
+
+        return sts.caller_identity(profile, endpoint.served_credentials()).get("Arn") or "?"
     creds = Credentials(
         os.environ["AWS_ACCESS_KEY_ID"],
         os.environ.get("AWS_SECRET_ACCESS_KEY", ""),

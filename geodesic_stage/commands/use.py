@@ -1,3 +1,4 @@
+import os
 import sys
 
 from geodesic_stage import render
@@ -12,6 +13,7 @@ EXAMPLE = "stage use testing      (the function evals: geodesic-stage use testin
 
 def run(args, context):
     stage = context.stage(args.stage)
+    serving = _serving(args, context, stage.name)
     source = mfa.choose(stage.profile, token=args.mfa_token, interactive=not args.no_prompt)
     try:
         session = obtain(stage, context.settings(args), source)
@@ -24,5 +26,21 @@ def run(args, context):
         if blocked:
             raise ConfigError(f"cannot write the cache: {blocked}; run 'geodesic-stage doctor' for the fix")
         raise
-    sys.stdout.write(render.render_exports(session, used_with(args)))
+    if serving:
+        from geodesic_stage.serve import target
+
+        served = target.of(stage.name, stage.profile.name, context.request.region, context.settings(args))
+        sys.stdout.write(render.render_endpoint_exports(session, *serving.serve(served), used_with(args)))
+    else:
+        sys.stdout.write(render.render_exports(session, used_with(args)))
     return 0
+
+
+def _serving(args, context, stage_name: str):
+    """serve.shells when this use serves, decided before any code is asked for; loaded only where
+    serving is asked for, so a plain cached use stays as light as it was."""
+    if not (args.serve or args.no_serve or context.stages.serve or os.environ.get("GEODESIC_STAGE_SERVE")):
+        return None
+    from geodesic_stage.serve import shells
+
+    return shells if shells.wanted(args.serve, args.no_serve, context.stages, stage_name) else None

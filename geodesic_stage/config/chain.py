@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from geodesic_stage.config import limits
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import KEY_STORE, LOGIN, NAMED, PROCESS, SSO, STATIC, WEB_IDENTITY, Chain, RoleLink, Source
 
@@ -185,6 +184,8 @@ def _no_credentials(name: str, roles, where: str) -> str:
 def check(chain: Chain, region: str | None = None, role_seconds: int | None = None, session_seconds: int | None = None) -> None:
     """ConfigError for any setting STS would refuse, so that no MFA code is spent on it.
     `role_seconds` (--duration) applies to the final role."""
+    from geodesic_stage.config import limits  # a walk's, not a cached use's
+
     if region is not None and not re.match(limits.REGION, region):
         raise ConfigError(f"profile {chain.profile!r}: region {region!r} is not an AWS region name (e.g. us-west-2)")
     for link in chain.roles:

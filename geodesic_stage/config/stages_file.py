@@ -36,6 +36,8 @@ class StagesFile(Record):
     source_profile: str | None = None
     mfa_mode: str = "session"
     session_duration: int = DEFAULT_SESSION_SECONDS
+    # `stage use` exports the credential endpoint instead of the keys (GEODESIC_STAGE_SERVE overrides it).
+    serve: bool = False
     stages: dict[str, StageEntry] = MappingProxyType({})  # an empty default nobody can fill
 
 
@@ -94,6 +96,10 @@ def _build(path: str, raw) -> StagesFile:
     except ValueError:
         raise ConfigError(f"{path}: session_duration = {session_duration!r}; give it in seconds, e.g. 43200")
 
+    serve = (get("serve") or "false").lower()
+    if serve not in ("true", "false"):
+        raise ConfigError(f"{path}: serve = {serve!r}; use true or false")
+
     stages_section = raw.get("stages", {})
     if not isinstance(stages_section, dict):
         raise ConfigError(f"{path}: 'stages' must be a [stages] section")
@@ -115,5 +121,6 @@ def _build(path: str, raw) -> StagesFile:
         source_profile=get("source_profile"),
         mfa_mode=mfa_mode,
         session_duration=seconds,
+        serve=serve == "true",
         stages=stages,
     )

@@ -99,7 +99,15 @@ def sso_role(role, what: str = "") -> Entry:
                  what or f"{role.role_name} in {role.account_id}")
 
 
-def mfa_session(owner: str, serial: str) -> Entry:
-    """Our MFA session for the keys of `owner` and a device: it must outlast the call made with it."""
+def mfa_session(links) -> Entry | None:
+    """Our MFA session of a chain's source keys and its first role's device (None when the chain cannot
+    have one): it must outlast the call made with it. Keys that come from the environment differ from
+    shell to shell, so their key id is part of the owner."""
+    serial = links.session_serial
+    if not serial:
+        return None
+    owner = links.source.profile
+    if links.source.credential_source == "Environment":
+        owner += "|" + os.environ.get("AWS_ACCESS_KEY_ID", "")
     return Entry(cli_cache.session_cache(), cachekeys.mfa_session_key(owner, serial), CALL_MARGIN_SECONDS,
-                 f"the MFA session of {owner.partition('|')[0]} + {serial}")
+                 f"the MFA session of {links.source.profile} + {serial}")

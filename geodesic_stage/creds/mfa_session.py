@@ -3,8 +3,6 @@ shell and every chain that starts from those keys and that device."""
 
 from __future__ import annotations
 
-import os
-
 from geodesic_stage import log
 from geodesic_stage.creds import cached
 from geodesic_stage.lifetimes import MFA_LOCK_SECONDS
@@ -13,14 +11,7 @@ from geodesic_stage.model import Chain, Credentials, Profile, Settings
 
 def entry(links: Chain) -> cached.Entry | None:
     """The cache entry of the chain's MFA session; None when the chain cannot have one."""
-    serial = links.session_serial
-    if not serial:
-        return None
-    # Keys that come from the environment differ from shell to shell: their key id is part of the owner.
-    owner = links.source.profile
-    if links.source.credential_source == "Environment":
-        owner += "|" + os.environ.get("AWS_ACCESS_KEY_ID", "")
-    return cached.mfa_session(owner, serial)
+    return cached.mfa_session(links)
 
 
 def cached_session(links: Chain) -> Credentials | None:

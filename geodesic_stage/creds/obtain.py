@@ -55,9 +55,8 @@ def renewable_until(stage: Stage, creds: Credentials):
         from geodesic_stage.sso import token
 
         return token.lasts_until(role.session, clock.now(), creds.expiration)
-    from geodesic_stage.creds import mfa_session
-
-    session = mfa_session.cached_session(stage.chain)
+    entry = cached.mfa_session(stage.chain)
+    session = entry.get() if entry else None
     return session.expiration if session else creds.expiration
 
 

@@ -15,7 +15,6 @@ import os
 from geodesic_stage.clock import parse_timestamp, rfc3339
 from geodesic_stage.lifetimes import LONGEST_SESSION_SECONDS
 from geodesic_stage.model import Credentials
-from geodesic_stage.store import files
 
 _TEMP_PREFIX, _SUFFIX = ".tmp-", ".json"
 
@@ -58,11 +57,15 @@ class JsonFileCache:
 
     def put(self, key: str, value: dict) -> None:
         """Write atomically; raises OSError when the disk or directory refuses."""
+        from geodesic_stage.store import files  # only writers pay for it
+
         self._ensure_directory()
         files.write_atomically(self.path(key), json.dumps(value).encode("utf-8"), prefix=_TEMP_PREFIX, suffix=_SUFFIX)
         files.remove_stale_temps(self.directory, _TEMP_PREFIX, _SUFFIX)
 
     def delete(self, key: str) -> bool:
+        from geodesic_stage.store import files
+
         return files.remove(self.path(key))
 
     def keys(self) -> list:
@@ -71,6 +74,8 @@ class JsonFileCache:
         return sorted(n[: -len(_SUFFIX)] for n in names if n.endswith(_SUFFIX) and not n.startswith(_TEMP_PREFIX))
 
     def _ensure_directory(self) -> None:
+        from geodesic_stage.store import files
+
         files.private_directory(self.directory)
         info = os.stat(self.directory)
         if info.st_uid == os.geteuid() and info.st_mode & 0o077:

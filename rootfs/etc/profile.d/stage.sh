@@ -9,9 +9,10 @@ if [ -n "${BASH_VERSION-}" ]; then
 # when it succeeded, so a failure leaves the environment untouched. The block's
 # first line hands over the Python side's facts (the variables it sets, the
 # renewal thresholds). `stage logout` always logs out: the user's own values
-# come back even when the command failed.
+# come back even when the command failed. The command learns which shell it
+# serves (a credential endpoint lives as long as this shell, `use --serve`).
 stage() {
-	local __gs_out __gs_status=0
+	local __gs_out __gs_status=0 __gs_shell=${BASHPID:-$$}
 	case "${1-}" in
 	use | refresh | logout)
 		case " $* " in *" -h "* | *" --help "*)
@@ -19,7 +20,7 @@ stage() {
 			return
 			;;
 		esac
-		__gs_out=$(command geodesic-stage "$@") || __gs_status=$?
+		__gs_out=$(GEODESIC_STAGE_SHELL_PID=$__gs_shell command geodesic-stage "$@") || __gs_status=$?
 		if [[ $1 == logout ]]; then
 			# With no stage in use the user's variables are their own: nothing to undo.
 			if [[ -n ${__geodesic_stage_saved+set} ]] || __geodesic_stage_current; then
@@ -44,9 +45,11 @@ stage() {
 	esac
 }
 
-# Whether this shell holds a stage's credentials: the one place that decides it.
+# Whether this shell holds a stage's credentials: STAGE and their end, with the
+# keys or the profile its credential endpoint serves (`use --serve`). The one
+# place that decides it; context.stage_in_use asks the same of the same variables.
 __geodesic_stage_current() {
-	[[ -n ${STAGE-} && -n ${AWS_ACCESS_KEY_ID-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]
+	[[ -n ${STAGE-} && -n ${AWS_ACCESS_KEY_ID-}${GEODESIC_STAGE_PROFILE-} && -n ${AWS_CREDENTIAL_EXPIRATION-} ]]
 }
 
 # Keep, once, the user's own values of every variable `stage use` sets, for
@@ -76,13 +79,19 @@ __geodesic_stage_restore() {
 # `aws sts get-caller-identity` with the keys and with --profile whenever its fingerprint of the
 # exported AWS_PROFILE, the credentials file's mtime and the access key changes. Keys we just
 # exported for AWS_PROFILE answer that: note the fingerprint as its hook would after finding both
-# the same, beside the ASSUME_ROLE it would then set (the profile). The mtime comes from the
-# Python side, sparing a process. A profile geodesic names itself (default, *-identity), and a
-# geodesic without that hook, keep its own check; so does anything changed after us.
+# the same, beside the ASSUME_ROLE it would then set (the profile). A served shell (`use --serve`)
+# exports neither AWS_PROFILE nor a key, which its hook fingerprints as empty just the same; left
+# to ask, it would name whichever profile of the config holds the role first (in one account, not
+# the stage's). The mtime comes from the Python side, sparing a process. A profile geodesic names
+# itself (default, *-identity) gets its own check, even where a served shell's fingerprint is the
+# one it noted before; so does anything changed after us. A geodesic without that hook: nothing.
 __geodesic_stage_answer() {
-	local __gs_profile __gs_exported='^declare -[^ x]*x[^ x]* '
-	[[ -n ${__geodesic_stage_credentials_mtime+set} && ${AWS_PROFILE-} != default && ${AWS_PROFILE-} != *-identity ]] &&
-		declare -F refresh_current_aws_role_if_needed >/dev/null || return 0
+	local __gs_profile __gs_exported='^declare -[^ x]*x[^ x]* ' __gs_held=${AWS_PROFILE-${GEODESIC_STAGE_PROFILE-}}
+	[[ -n ${__geodesic_stage_credentials_mtime+set} ]] && declare -F refresh_current_aws_role_if_needed >/dev/null || return 0
+	if [[ $__gs_held == default || $__gs_held == *-identity ]]; then
+		unset GEODESIC_AWS_ROLE_CACHE
+		return 0
+	fi
 	__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
 	[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
 	export GEODESIC_AWS_ROLE_CACHE="$__gs_profile/$__geodesic_stage_credentials_mtime/${AWS_ACCESS_KEY_ID-}"
