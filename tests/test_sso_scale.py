@@ -81,10 +81,11 @@ def test_init_through_a_tight_throttle_writes_every_profile_reading_each_page_on
 
 
 def test_init_waits_out_a_throttle_longer_than_botocores_retries(user, portal):
-    """Nothing gets through for 4 s (botocore alone gives up after 3 attempts), then 50 calls a second."""
+    """Nothing gets through for 8 s (botocore alone gives up after its 3 attempts, some 4.5 s in adaptive
+    mode), then 50 calls a second."""
     home, env = user
     portal.throttle(0)
-    threading.Timer(4, portal.throttle, (50,)).start()
+    threading.Timer(8, portal.throttle, (50,)).start()
     done = run_cli(env, *ARGS)
     assert done.returncode == 0, done.stderr
     assert written(home) == expected()
