@@ -62,6 +62,11 @@ def sso_registration_key(session) -> str:
     return _digest(args)
 
 
+def sso_listing_key(session) -> str:
+    """Ours: the accounts an init read through a sign-in's portal, kept after a failure part way."""
+    return "listing-" + sha1(f"{session.start_url} {session.region}".encode("utf-8")).hexdigest()
+
+
 def mfa_session_key(owner: str, mfa_serial: str) -> str:
     """Ours: whose MFA session it is (the source profile, plus the key id for keys from the environment) and the device."""
     return "session-" + _digest({"SerialNumber": mfa_serial, "SourceProfile": owner})

@@ -100,6 +100,7 @@ class Context:
         self.config_path = config_path
         self._profiles: dict[str, dict] | None = None
         self._credentials: dict[str, dict] | None = None
+        self._sso_sessions: dict[str, dict] | None = None
 
     @classmethod
     def from_args(cls, args) -> "Context":
@@ -126,10 +127,17 @@ class Context:
             self._credentials = awsconfig.load_credentials()
         return self._credentials
 
+    @property
+    def sso_sessions(self) -> dict[str, dict]:
+        """The config's [sso-session] sections, read once (list and doctor resolve thousands of stages)."""
+        if self._sso_sessions is None:
+            self._sso_sessions = awsconfig.load_sso_sessions(self.config_path)
+        return self._sso_sessions
+
     def stage(self, name: str) -> Stage:
         return resolve.resolve_stage(
             name, self.profiles, self.stages, self.request, self.config_path, self.credentials, _may_hold_keys,
-            sso_sessions=lambda: awsconfig.load_sso_sessions(self.config_path),
+            sso_sessions=lambda: self.sso_sessions,
         )
 
     def known_stages(self) -> dict[str, str]:

@@ -74,3 +74,15 @@ EKS_DESCRIBE_SECONDS = 3600
 ECR_PASSWORD_SERVED_PART = 0.5
 # doctor gives `kubectl config view` this long to read the user's kubeconfig.
 KUBECTL_SECONDS = 10
+# `init --topology sso` gives up listing the accounts after this long (--max-time): 7,000 accounts at
+# the portal's 20 calls a second take about 500 s, and this leaves room for a slower portal.
+SSO_LISTING_MAX_SECONDS = 1800
+# A listing kept after a failure part way serves the next init this long; after that it is read again.
+SSO_LISTING_KEPT_SECONDS = 3600
+# Online, doctor checks Identity Center permission sets this long at most (--max-time); init --dry-run
+# compares them all.
+SSO_CHECK_MAX_SECONDS = 60
+# The portal's rate a progress line shows is its answers over this long ...
+PORTAL_RATE_WINDOW_SECONDS = 5
+# ... and the line is redrawn at most this often: enough to look alive, few enough to cost nothing.
+PROGRESS_REDRAW_SECONDS = 0.1

@@ -7,7 +7,7 @@ at every shell start. Choices that live elsewhere are named by a function, calle
 
 from __future__ import annotations
 
-from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT
+from geodesic_stage.lifetimes import PROMPT_RENEW_TIMEOUT, SSO_CHECK_MAX_SECONDS, SSO_LISTING_MAX_SECONDS
 
 
 class Option:
@@ -49,6 +49,19 @@ class Command:
     @property
     def takes_stage(self) -> bool:
         return any(p.name == "stage" for p in self.positionals)
+
+
+def positive_seconds(text: str) -> float:
+    """The value type of a number of seconds above 0 (--max-time)."""
+    import argparse  # only the parser calls it
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def _formats():
@@ -130,6 +143,12 @@ COMMANDS = {
         Option("--sso-start-url", "your AWS access portal URL (default: the session's, if present)", str, "URL", group=_SSO),
         Option("--sso-region", "the Identity Center region (default: the session's, if present)", str, "REGION", group=_SSO),
         Option("--sso-role", "the permission set every stage profile uses", str, "PERMISSION_SET", group=_SSO),
+        Option(
+            "--max-time",
+            f"give up listing the accounts after this long, writing nothing (default: {SSO_LISTING_MAX_SECONDS}, "
+            "enough for 7,000 accounts at the portal's 20 calls a second)",
+            positive_seconds, "SECONDS", group=_SSO, default=SSO_LISTING_MAX_SECONDS,
+        ),
         Option("--dry-run", "print the change as a unified diff; write nothing"),
         Option("--force", "overwrite profiles of ours that were edited by hand"),
     ]),
@@ -138,6 +157,10 @@ COMMANDS = {
         Option("--role", "role part of the profile names (default: admin)", str),
         Option("--topology", "check against this topology instead of the stages file's or the inferred one", str, choices=_topologies),
         Option("--offline", "skip the checks that call AWS (clock skew, EKS clusters)"),
+        Option(
+            "--max-time", f"check Identity Center permission sets for this long at most (default: {SSO_CHECK_MAX_SECONDS})",
+            positive_seconds, "SECONDS", default=SSO_CHECK_MAX_SECONDS,
+        ),
     ]),
     # kubectl's exec plugin (the kubeconfig `stage use` writes runs it), at every kubectl and helm call.
     "eks-token": Command([_STAGE_ARGUMENT], [

@@ -7,9 +7,13 @@ moto has neither. This server answers the REST-JSON requests botocore sends, as 
   POST /token                   CreateToken: device_code grant (authorization_pending, slow_down,
                                 expired_token, then a token) and refresh_token grant
   GET  /federation/credentials  GetRoleCredentials (x-amz-sso_bearer_token header)
-  GET  /assignment/accounts     ListAccounts (paged)
+  GET  /assignment/accounts     ListAccounts (pages of at most 20, as the portal's)
   GET  /assignment/roles        ListAccountRoles (paged)
   POST /logout                  Logout
+
+Pages end with an opaque `nextToken` good only for the listing it came from. `throttle(rate)` puts the
+portal's calls behind a token bucket answering HTTP 429 TooManyRequestsException as the portal does;
+`fail(operation, from_call)` makes that call fail from its Nth answer on.
 
 Point botocore at it with AWS_ENDPOINT_URL_SSO_OIDC and AWS_ENDPOINT_URL_SSO (both `fake.url`).
 A test plays the person at the browser with `approve(user_code)`, and orders shells renewing at once
@@ -21,6 +25,7 @@ so `aws sts get-caller-identity` with them names that account and role, as AWS w
 """
 
 import json
+import random
 import secrets
 import threading
 import time
@@ -37,15 +42,52 @@ ROLE_SUFFIX = "0123456789abcdef"
 USER = "jane@example.com"
 
 
+# The portal never pages ListAccounts by more than this, whatever max_result asks.
+ACCOUNT_PAGE_LIMIT = 20
+# Its throttled answer: the message Go's and JavaScript's SDKs both show for it (users' reports).
+THROTTLED_MESSAGE = "HTTP 429 Unknown Code"
+
+
 def role_name_in_account(permission_set: str) -> str:
     return f"AWSReservedSSO_{permission_set}_{ROLE_SUFFIX}"
+
+
+def organization(count: int, namespace: str = "acme", seed: int = 26) -> dict:
+    """`count` accounts for SsoFake, each with 1 to 3 permission sets; about 9 in 10 have
+    AdministratorAccess (the share of the issue's 1,000-account portal)."""
+    pick = random.Random(seed)
+    accounts = {}
+    for i in range(count):
+        roles = pick.sample(["ReadOnlyAccess", "Billing", "PowerUserAccess"], pick.randint(0, 2))
+        if pick.random() < 0.89 or not roles:
+            roles.insert(pick.randint(0, len(roles)), "AdministratorAccess")
+        accounts[str(100000000000 + i)] = {"name": f"{namespace}-s{i:04d}", "roles": roles}
+    return accounts
+
+
+class TokenBucket:
+    """`rate` calls a second, `burst` at once; rate 0 and burst 0 answers nothing, ever."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.capacity = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
 
 class SsoFake:
     def __init__(self, sts_url: str, accounts: dict, *, interval: int = 1, device_seconds: int = 600,
                  token_seconds: int = 8 * 3600, registration_seconds: int = 90 * 86400, page_size: int = 2,
-                 role_seconds: int = 3600):
-        """`accounts`: {account_id: {"name": ..., "email": ..., "roles": [permission set, ...]}}."""
+                 role_page_size: int = None, role_seconds: int = 3600):
+        """`accounts`: {account_id: {"name": ..., "email": ..., "roles": [permission set, ...]}};
+        `page_size`: accounts (at most ACCOUNT_PAGE_LIMIT) and roles a page, `role_page_size` roles if not that."""
         self.sts_url = sts_url
         self.accounts = accounts
         self.interval = interval
@@ -53,6 +95,7 @@ class SsoFake:
         self.token_seconds = token_seconds
         self.registration_seconds = registration_seconds
         self.page_size = page_size
+        self.role_page_size = role_page_size or page_size
         self.role_seconds = role_seconds
         self.calls = []  # operation names, in order
         self.slow_down = 0  # answer slow_down to this many next device-code polls
@@ -65,6 +108,10 @@ class SsoFake:
         self.held_refreshes = 0  # refresh grants waiting for release_refreshes()
         self._refresh_gate = None
         self.poll_times = []  # when each device-code poll arrived (monotonic)
+        self.throttled = 0  # portal calls answered 429
+        self._bucket = None  # TokenBucket of the portal's calls, when throttled
+        self._failures = {}  # operation -> (from_call, status, code)
+        self._next_tokens = {}  # nextToken -> (listing, offset)
         self._lock = threading.Lock()
         self._server, self.url = serve_loopback(self._handler())
 
@@ -89,6 +136,17 @@ class SsoFake:
             for device in self.devices.values():
                 device["expires"] = 0
 
+    def throttle(self, rate: float, burst: float = None) -> None:
+        """The portal answers `rate` calls a second (`burst`, default one second's worth, at once)
+        and TooManyRequestsException to the rest; `throttle(0)` never lets up; `throttle(None)` lifts it."""
+        with self._lock:
+            self._bucket = None if rate is None else TokenBucket(rate, rate if burst is None else burst)
+
+    def fail(self, operation: str, from_call: int, status: int = 500, code: str = "InternalServerException") -> None:
+        """The `from_call`th answer of `operation` and every later one is this error (`fail(op, 0)`: none)."""
+        with self._lock:
+            self._failures[operation] = (from_call, status, code)
+
     def count(self, operation: str) -> int:
         with self._lock:
             return self.calls.count(operation)
@@ -97,6 +155,7 @@ class SsoFake:
         with self._lock:
             self.calls.clear()
             self.poll_times.clear()
+            self.throttled = 0
 
     def cli_token(self, start_url: str, region: str, expires_in: int = None, refreshable: bool = True) -> dict:
         """A signed-in token in the AWS CLI v2 cache format, as `aws sso login` leaves it
@@ -158,6 +217,33 @@ class SsoFake:
             self.refresh_tokens[token] = client_id
         return token
 
+    def _admit(self) -> bool:
+        """Whether the throttle lets a portal call through now."""
+        with self._lock:
+            if self._bucket is None or self._bucket.take():
+                return True
+            self.throttled += 1
+            return False
+
+    def _failure(self, operation: str):
+        with self._lock:
+            from_call, status, code = self._failures.get(operation, (0, 0, ""))
+            return (status, code) if from_call and self.calls.count(operation) >= from_call else None
+
+    def _next_token(self, listing: tuple, offset: int) -> str:
+        token = secrets.token_urlsafe(48)
+        with self._lock:
+            self._next_tokens[token] = (listing, offset)
+        return token
+
+    def _offset(self, listing: tuple, token) -> int:
+        """Where the page of `token` starts; -1 for a token not from this listing."""
+        if not token:
+            return 0
+        with self._lock:
+            found = self._next_tokens.get(token)
+        return found[1] if found and found[0] == listing else -1
+
     def _valid_token(self, token) -> bool:
         with self._lock:
             return token in self.tokens and self.tokens[token] > time.time()
@@ -218,8 +304,14 @@ class SsoFake:
                 }.get(url.path)
                 if operation is None:
                     return self._error(404, "ResourceNotFoundException", {"message": "no such path"})
+                if not fake._admit():
+                    return self._error(429, "TooManyRequestsException", {"message": THROTTLED_MESSAGE})
                 fake._record(operation)
-                if not fake._valid_token(self.headers.get("x-amz-sso_bearer_token")):
+                failure = fake._failure(operation)
+                if failure:
+                    return self._error(failure[0], failure[1], {"message": f"{failure[1]} (the fake, as asked)"})
+                access_token = self.headers.get("x-amz-sso_bearer_token")
+                if not fake._valid_token(access_token):
                     return self._error(401, "UnauthorizedException", {"message": "Session token not found or invalid"})
                 if operation == "GetRoleCredentials":
                     return self._role_credentials(query)
@@ -228,10 +320,11 @@ class SsoFake:
                         {"accountId": a, "accountName": v["name"], "emailAddress": v.get("email", f"aws+{v['name']}@example.com")}
                         for a, v in sorted(fake.accounts.items())
                     ]
-                    return self._page("accountList", accounts, query)
+                    size = min(fake.page_size, ACCOUNT_PAGE_LIMIT)
+                    return self._page("accountList", accounts, query, size, (operation, access_token))
                 account = fake.accounts.get(query.get("account_id"))
                 roles = [{"roleName": r, "accountId": query["account_id"]} for r in (account or {}).get("roles", [])]
-                return self._page("roleList", roles, query)
+                return self._page("roleList", roles, query, fake.role_page_size, (operation, access_token, query.get("account_id")))
 
             def _register(self, request):
                 fake._record("RegisterClient")
@@ -318,6 +411,8 @@ class SsoFake:
                 })
 
             def _logout(self):
+                if not fake._admit():
+                    return self._error(429, "TooManyRequestsException", {"message": THROTTLED_MESSAGE})
                 fake._record("Logout")
                 token = self.headers.get("x-amz-sso_bearer_token")
                 if not fake._valid_token(token):
@@ -332,12 +427,14 @@ class SsoFake:
                     return self._error(403, "ForbiddenException", {"message": "No access"})
                 self._json({"roleCredentials": fake._role_credentials(query["account_id"], query["role_name"])})
 
-            def _page(self, key, items, query):
-                start = int(query.get("next_token") or 0)
-                size = min(int(query.get("max_result") or fake.page_size), fake.page_size)
+            def _page(self, key, items, query, most, listing):
+                start = fake._offset(listing, query.get("next_token"))
+                if start < 0:
+                    return self._error(400, "InvalidRequestException", {"message": "Invalid pagination token"})
+                size = min(int(query.get("max_result") or most), most)
                 page = {key: items[start:start + size]}
                 if start + size < len(items):
-                    page["nextToken"] = str(start + size)
+                    page["nextToken"] = fake._next_token(listing, start + size)
                 self._json(page)
 
             def _json(self, value):

@@ -79,7 +79,7 @@ def test_init_writes_the_golden_profiles_of_each_topology(user, name):
     config = home / ".aws" / "config"
     assert config.read_bytes() == GOLDEN[name].read_bytes()
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    assert "4 added (cpco-root-admin, cpco-prod-admin, cpco-staging-admin, cpco-testing-admin)" in result.stderr
+    assert "4 profiles added (cpco-root-admin, cpco-prod-admin, cpco-staging-admin, cpco-testing-admin), 0 changed, 0 kept;" in result.stderr
 
 
 def test_a_second_identical_run_changes_nothing_and_says_so(user):
@@ -103,7 +103,7 @@ def test_init_replaces_our_profiles_in_place_and_keeps_everything_else(user):
     assert result.returncode == 0, result.stderr
     assert config.read_bytes() == (DATA / "golden" / "mixed-after.config").read_bytes()
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
-    assert "2 profile(s) updated, 2 added" in result.stderr
+    assert "2 profiles added (cpco-prod-admin, cpco-staging-admin), 2 changed (cpco-root-admin, cpco-testing-admin), 0 kept;" in result.stderr
 
 
 def test_dry_run_prints_a_unified_diff_and_writes_nothing(user):

@@ -14,7 +14,7 @@ PACKAGE = ROOT / "geodesic_stage"
 
 # Lowest first: a module may import only from its own layer or the ones before it.
 LAYERS = [
-    {"errors", "record", "log", "clock", "lifetimes"},
+    {"errors", "record", "log", "clock", "lifetimes", "progress"},
     {"model", "cachekeys"},
     {"store"},
     {"auth", "render"},

@@ -2,6 +2,7 @@
 `aws sso login` signs in at it) and botocore's own clients before any test of ours relies on it."""
 
 import json
+import subprocess
 import threading
 import time
 
@@ -11,8 +12,9 @@ from botocore import UNSIGNED
 from botocore.config import Config
 
 import cliv2
+from conftest import clean_environ
 from sso_support import SSO_REGION, START_URL, sso, sso_env, sso_home, token_path, write_token  # noqa: F401
-from ssofake import role_name_in_account
+from ssofake import SsoFake, organization, role_name_in_account
 
 
 def identity(cli, env, profile):
@@ -130,3 +132,60 @@ def test_botocore_portal_lists_pages_and_logs_out(sso, sso_home):
     portal.logout(accessToken=token)
     with pytest.raises(portal.exceptions.UnauthorizedException):
         portal.list_accounts(accessToken=token)
+
+
+# The portal at an organization's scale: pages of 20 accounts with opaque tokens, a throttle.
+
+@pytest.fixture
+def portal(sts):
+    fake = SsoFake(sts.url, organization(45), page_size=100, role_page_size=1)  # the portal caps accounts at 20
+    fake.access_token = fake.cli_token(START_URL, SSO_REGION)["accessToken"]
+    yield fake
+    fake.close()
+
+
+def portal_cli(cli, portal, *args, **environ) -> subprocess.CompletedProcess:
+    """`aws sso ARGS` at the fake, as a user points the AWS CLI at a portal endpoint (v2: by a rule set)."""
+    env = dict(clean_environ(), AWS_ENDPOINT_URL_SSO=portal.url, AWS_EC2_METADATA_DISABLED="true", **environ)
+    return cli.run(env, "sso", *args, "--access-token", portal.access_token, "--region", SSO_REGION, "--output", "json")
+
+
+def test_the_aws_cli_pages_through_accounts_twenty_at_a_time(portal, aws_cli):
+    done = portal_cli(aws_cli, portal, "list-accounts")
+    assert done.returncode == 0, done.stderr
+    assert [a["accountId"] for a in json.loads(done.stdout)["accountList"]] == sorted(portal.accounts)
+    assert portal.count("ListAccounts") == 3  # 20 + 20 + 5, though botocore asks for 100 a page at most
+    portal.reset()
+    # The CLI's own resumption token wraps ours, which only means something to the fake that issued it.
+    first = json.loads(portal_cli(aws_cli, portal, "list-accounts", "--max-items", "30").stdout)
+    rest = json.loads(portal_cli(aws_cli, portal, "list-accounts", "--starting-token", first["NextToken"]).stdout)
+    assert [a["accountId"] for a in first["accountList"] + rest["accountList"]] == sorted(portal.accounts)
+
+
+def test_the_aws_cli_pages_through_an_accounts_roles(portal, aws_cli):
+    account = next(a for a, v in portal.accounts.items() if len(v["roles"]) == 3)
+    done = portal_cli(aws_cli, portal, "list-account-roles", "--account-id", account)
+    assert done.returncode == 0, done.stderr
+    assert [r["roleName"] for r in json.loads(done.stdout)["roleList"]] == portal.accounts[account]["roles"]
+    assert portal.count("ListAccountRoles") == 3
+
+
+def test_the_aws_cli_reads_the_throttle_as_too_many_requests_and_retries_it(portal, aws_cli):
+    portal.throttle(5, burst=1)
+    done = portal_cli(aws_cli, portal, "list-accounts", AWS_MAX_ATTEMPTS="10")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["accountList"]) == 45
+    assert portal.throttled > 0 and portal.count("ListAccounts") == 3
+
+    portal.throttle(0)
+    refused = portal_cli(aws_cli, portal, "list-accounts", AWS_MAX_ATTEMPTS="1")
+    assert refused.returncode != 0
+    assert "(TooManyRequestsException) when calling the ListAccounts operation" in refused.stderr
+    assert "HTTP 429 Unknown Code" in refused.stderr
+
+
+def test_the_aws_cli_gets_the_error_a_failing_page_is_given(portal, aws_cli):
+    portal.fail("ListAccounts", from_call=2, status=401, code="UnauthorizedException")
+    done = portal_cli(aws_cli, portal, "list-accounts")
+    assert done.returncode != 0
+    assert "(UnauthorizedException) when calling the ListAccounts operation" in done.stderr

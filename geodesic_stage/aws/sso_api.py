@@ -2,10 +2,13 @@
 
 Imported only when the cache cannot answer. Endpoints honour AWS_ENDPOINT_URL_SSO_OIDC
 and AWS_ENDPOINT_URL_SSO, as botocore reads them; every failure becomes one of our errors.
+The portal's calls go through botocore's adaptive retry mode, which paces a client to the rate
+the portal allows once it throttles; `Patience` calls again while it still does, to a deadline.
 """
 
 import functools
-from typing import Iterator, Optional
+import time
+from typing import Callable, Iterator, Optional
 
 import botocore.exceptions as bex
 import botocore.session
@@ -42,12 +45,44 @@ class DeviceCodeExpired(AwsError):
     pass
 
 
+class Throttled(AwsError):
+    """The portal answered TooManyRequestsException to every attempt botocore made."""
+
+
+class OutOfTime(AwsError):
+    """A Patience's deadline passed before the calls were done."""
+
+
+class Patience:
+    """Makes a portal call again while the portal throttles it, until `seconds` after this was made;
+    `answered(throttles)` hears of each answer, with the throttled attempts it took."""
+
+    def __init__(self, seconds: float, answered: Callable[[int], None] = lambda throttles: None):
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self._answered = answered
+
+    def __call__(self, call: Callable[[], dict]) -> dict:
+        throttles = 0
+        while True:
+            if time.monotonic() > self.deadline:
+                raise OutOfTime(f"gave up after {self.seconds:g} s" + (" of TooManyRequestsException" if throttles else ""))
+            try:
+                answer = call()
+            except Throttled:
+                throttles += 1
+                continue
+            self._answered(throttles)
+            return answer
+
+
 @functools.lru_cache(maxsize=None)
 def _client(service: str, region: str):
     # These calls are unsigned and need no profile: a stray AWS_PROFILE (even an unknown one) is not read.
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     config = Config(
-        region_name=region, signature_version=UNSIGNED, connect_timeout=5, read_timeout=10, retries={"mode": "standard"}
+        region_name=region, signature_version=UNSIGNED, connect_timeout=5, read_timeout=10,
+        retries={"mode": "adaptive" if service == "sso" else "standard"},
     )
     try:
         return session.create_client(service, config=config)
@@ -64,6 +99,8 @@ def _refused(service: str, operation: str, code: str):
         return TokenRejected(f"{_SERVICES[service].name} refused the sign-in token ({code})")
     if code in ("AuthorizationPendingException", "SlowDownException"):
         return Pending(slow_down=code == "SlowDownException")
+    if code == "TooManyRequestsException":
+        return Throttled(f"{_SERVICES[service].name} kept answering {operation} with {code}; try again later")
     if code == "ExpiredTokenException" and operation == "CreateToken":
         return DeviceCodeExpired("the sign-in code expired before it was approved; run the command again for a new one")
     return None
@@ -122,18 +159,19 @@ def _from_millis(value):
     return datetime.fromtimestamp(int(value) / 1000, timezone.utc)
 
 
-def accounts(region: str, access_token: str) -> Iterator[dict]:
-    yield from _pages("ListAccounts", "accountList", region, accessToken=access_token)
+def accounts(region: str, access_token: str, patience: Optional[Patience] = None) -> Iterator[dict]:
+    yield from _pages("ListAccounts", "accountList", region, patience, accessToken=access_token)
 
 
-def account_roles(region: str, access_token: str, account_id: str) -> Iterator[dict]:
-    yield from _pages("ListAccountRoles", "roleList", region, accessToken=access_token, accountId=account_id)
+def account_roles(region: str, access_token: str, account_id: str, patience: Optional[Patience] = None) -> Iterator[dict]:
+    yield from _pages("ListAccountRoles", "roleList", region, patience, accessToken=access_token, accountId=account_id)
 
 
-def _pages(operation: str, key: str, region: str, **kwargs) -> Iterator[dict]:
+def _pages(operation: str, key: str, region: str, patience: Optional[Patience], **kwargs) -> Iterator[dict]:
     token = None
     while True:
-        page = _call("sso", region, operation, **kwargs, **({"nextToken": token} if token else {}))
+        call = functools.partial(_call, "sso", region, operation, **kwargs, **({"nextToken": token} if token else {}))
+        page = patience(call) if patience else call()
         yield from page.get(key) or ()
         token = page.get("nextToken")
         if not token:

@@ -55,23 +55,49 @@ def _write(args, context, blocks, try_stage: str) -> int:
     old = read_text(path, "an AWS config file")
     edit = configedit.apply(old, blocks, force=args.force)
     if edit.hand_changed:
-        where = ", ".join(f"{name} (line {line})" for name, line in edit.hand_changed)
+        where = _some([f"{name} (line {line})" for name, line in edit.hand_changed])
         raise ConfigError(
             f"{path}: not overwriting profiles edited by hand: {where}; "
             "see the change with --dry-run --force, then pass --force to overwrite them"
         )
     if edit.text == old:
-        log.say(f"{path} already holds these {len(blocks)} profiles; nothing to change")
+        log.say(f"{path} already holds these {len(_profiles(blocks))} profiles; nothing to change")
         return 0
     if args.dry_run:
         sys.stdout.write(_diff(path, old, edit.text))
         return 0
     configedit.save(path, edit.text)
-    log.say(
-        f"{path}: {len(edit.replaced)} profile(s) updated, {len(edit.appended)} added "
-        f"({', '.join(edit.replaced + edit.appended)}); try: stage use {try_stage}"
-    )
+    log.say(f"{path}: {_summary(blocks, edit)}; try: stage use {try_stage}")
     return 0
+
+
+# A summary names the profiles of a group this small; a larger group is a count.
+NAMED = 5
+
+
+def _summary(blocks, edit) -> str:
+    """How many profiles were added, changed and kept (naming a few), and what became of an [sso-session]."""
+    added, changed = _profiles(edit.appended), _profiles(edit.replaced)
+    kept = len(_profiles(blocks)) - len(added) - len(changed)
+    counts = [f"{len(added):,} profile{'' if len(added) == 1 else 's'} added{_named(added)}",
+              f"{len(changed):,} changed{_named(changed)}", f"{kept:,} kept"]
+    sessions = [f"[{name}] {verb}" for names, verb in ((edit.appended, "added"), (edit.replaced, "changed"))
+                for name in names if name not in _profiles(names)]
+    return ", ".join(counts) + "".join(f", {s}" for s in sessions)
+
+
+def _profiles(names):
+    return [name for name in names if not name.startswith("sso-session ")]
+
+
+def _named(names) -> str:
+    return f" ({', '.join(names)})" if 0 < len(names) <= NAMED else ""
+
+
+def _some(items) -> str:
+    """The first few items, and how many more."""
+    shown = ", ".join(items[:NAMED])
+    return shown + (f" and {len(items) - NAMED:,} more" if len(items) > NAMED else "")
 
 
 def _inputs(args, context):

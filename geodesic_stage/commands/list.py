@@ -12,7 +12,7 @@ EXAMPLE = "stage list --json"
 COLUMNS = ("stage", "profile", "account", "role", "region", "left")
 
 
-def _row(context, stage_name: str, now) -> dict:
+def _row(context, stage_name: str, now, sign_ins: dict) -> dict:
     try:
         stage = context.stage(stage_name)
         profile = stage.profile
@@ -30,17 +30,21 @@ def _row(context, stage_name: str, now) -> dict:
         "left": clock.minutes_left(creds.expiration, now) if creds else None,
     }
     if profile.sso:
-        # The Identity Center sign-in behind the role: None when signed out.
+        # The Identity Center sign-in behind the role: None when signed out; read once for all its stages.
         from geodesic_stage.sso import token
 
-        row["token_left"] = token.minutes_left(profile.sso.session, now)
+        session = profile.sso.session
+        if session not in sign_ins:
+            sign_ins[session] = token.minutes_left(session, now)
+        row["token_left"] = sign_ins[session]
     return row
 
 
 def run(args, context):
     now = clock.now()
     current = stage_in_use()
-    rows = [_row(context, name, now) for name in context.known_stages()]
+    sign_ins = {}
+    rows = [_row(context, name, now, sign_ins) for name in context.known_stages()]
     for row in rows:
         row["current"] = row["stage"] == current
     if args.json:

@@ -8,10 +8,12 @@ from typing import Mapping, Optional
 from geodesic_stage.doctor import cache, chains, clock, kube, profiles, sso, topology
 from geodesic_stage.doctor.findings import Report, from_exception, warning
 from geodesic_stage.errors import StageError
+from geodesic_stage.lifetimes import SSO_CHECK_MAX_SECONDS
 from geodesic_stage.topology import profiles as topologies
 
 
-def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False) -> Report:
+def examine(context, environ: Mapping[str, str], declared_topology: Optional[str] = None, offline: bool = False,
+            max_time: float = SSO_CHECK_MAX_SECONDS) -> Report:
     report = Report(findings=profiles.check_files(context.config_path, environ))
     if os.path.exists(context.config_path):
         try:
@@ -22,7 +24,7 @@ def examine(context, environ: Mapping[str, str], declared_topology: Optional[str
             report.findings.append(from_exception(e))
     sso_stages = {s: p for s, p in report.stages.items() if p.sso}
     if sso_stages:
-        notes, findings = sso.check(sso_stages, offline)
+        notes, findings = sso.check(sso_stages, offline, max_time)
         report.notes += notes
         report.findings += findings
     # The checks below are for role profiles; an Identity Center stage has none of their settings.

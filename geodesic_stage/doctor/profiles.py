@@ -66,7 +66,7 @@ def find_stages(context, environ: Mapping[str, str]) -> Tuple[Dict[str, Profile]
         try:
             profiles[name] = resolve.resolve_profile(
                 name, context.profiles, context.stages, context.request, context.config_path,
-                sso_sessions=lambda: awsconfig.load_sso_sessions(context.config_path),
+                sso_sessions=lambda: context.sso_sessions,
             )
         except StageError as e:
             findings.append(from_exception(e))

@@ -6,11 +6,10 @@ import re
 
 from geodesic_stage import log
 from geodesic_stage.auth import mfa
-from geodesic_stage.aws import sso_api
 from geodesic_stage.config import awsconfig, resolve
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.model import SsoSession
-from geodesic_stage.sso import token
+from geodesic_stage.sso import listing, token
 from geodesic_stage.topology import sso as sso_topology
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -26,11 +25,7 @@ def blocks(args, context):
         raise ConfigError(f"init --topology sso needs {', '.join(missing)}")
     live = token.access_token(session, _can_sign_in(), "run this init in a terminal to sign in")
     log.say(f"asking Identity Center which accounts you can reach with {permission_set}...")
-    accounts = [
-        sso_topology.Account(a["accountId"], a.get("accountName") or a["accountId"],
-                             tuple(r["roleName"] for r in sso_api.account_roles(session.region, live, a["accountId"])))
-        for a in sso_api.accounts(session.region, live)
-    ]
+    accounts = listing.read(session, live, permission_set, args.max_time)
     role = resolve.role_of(context.request, context.stages)
     stages = sso_topology.stages(accounts, namespace, role, permission_set)
     if not stages:

@@ -3,8 +3,9 @@
 Role credentials live where the AWS CLI keeps them, `~/.aws/cli/cache/<key>.json` (cachekeys
 derives every key), Identity Center tokens in `~/.aws/sso/cache/`, and our MFA sessions in
 `~/.aws/cli/cache/geodesic-stage/` (what the stages' credentials sign, EKS tokens and ECR
-passwords, in folders of their own there). Directories are 0700, files 0600, every write is atomic,
-and a file that is unreadable, malformed or writable by others is a miss.
+passwords, and the Identity Center listings an init kept, in folders of their own there).
+Directories are 0700, files 0600, every write is atomic, and a file that is unreadable, malformed or
+writable by others is a miss.
 
 Importing it loads neither json, datetime nor the file writer (each function that needs them imports
 them): kubectl's cached token (eks.served) reads its answer with read_private, and no JSON.
@@ -121,6 +122,11 @@ def session_cache() -> JsonFileCache:
 
 def token_cache() -> JsonFileCache:
     return JsonFileCache(token_dir())
+
+
+def listing_cache() -> JsonFileCache:
+    """The Identity Center listings an init kept after a failure part way (sso.listing)."""
+    return JsonFileCache(os.path.join(session_cache_dir(), "sso-listings"))
 
 
 def credentials_from_entry(entry: dict | None) -> Credentials | None:
