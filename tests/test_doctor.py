@@ -1,6 +1,7 @@
 """`geodesic-stage doctor`: one line per finding with its fix; exit 1 on any error, 0 on warnings only."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -260,7 +261,8 @@ def test_a_clock_ten_minutes_off_from_motos_date_header_is_an_error(user, moto_u
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and lines[1] == "1 error(s), 0 warning(s)"
-    assert lines[0].startswith("error: this clock is 10 min ")
+    # STS's Date is cut to the second and the call takes time: ten minutes, give or take a second.
+    assert re.match(r"error: this clock is (10 min [01]|9 min 59) s ", lines[0]), lines[0]
     assert lines[0].endswith(
         f" s {says} STS (AWS rejects signatures more than 5 minutes off); "
         "fix: sync the clock (timedatectl set-ntp true; on a laptop, restart Docker Desktop)"

@@ -16,7 +16,7 @@ from geodesic_stage.errors import AwsError, ConfigError, StageError
 class Refused(AwsError):
     """AWS answered the call with an error; `code` says which (ResourceNotFoundException, AccessDenied...)."""
 
-    def __init__(self, message: str, code: str):
+    def __init__(self, message: str, code: str = ""):  # a default: copy.copy() remakes it from its message
         super().__init__(message)
         self.code = code
 

@@ -131,7 +131,13 @@ def _failed(error, listing: "_Listing", tally: Tally, max_seconds: float):
         what, longer = f"Identity Center: {what} (--max-time {max_seconds:g})", " with a longer --max-time"
     read = f"{tally.listed:,} accounts listed" if tally.total is None else f"{tally.read:,} of {tally.total:,} accounts read"
     again = f"run init again within {SSO_LISTING_KEPT_SECONDS // 60} min{longer} to go on from there" if kept else f"run init again{longer}"
-    return type(error)(f"{what}; nothing written ({read}); {again}")
+    import copy
+
+    # The same kind of error (its exit code, any code AWS gave it), saying more.
+    said = copy.copy(error)
+    said.message = f"{what}; nothing written ({read}); {again}"
+    said.args = (said.message,)
+    return said
 
 
 class _Listing:
