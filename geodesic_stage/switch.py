@@ -37,8 +37,8 @@ STAGE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # Python's own files (its library, the installed packages, ours) are no input of the block.
-_OWN = tuple(os.path.join(p, "") for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                           os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
+_OWN = tuple(os.path.join(p, "") for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.abspath(__file__))})
+_SYSTEM = ("/dev/", "/proc/", "/sys/")
 
 
 def directory() -> str:
@@ -182,8 +182,8 @@ def _record(watched: _Watch, block: str, expiration, also: tuple) -> str | None:
     names = sorted(watched.variables)
     if not why and not all(_NAME.match(n) for n in names):
         why = "a variable read has a name no shell can hold"
-    paths = {p: watched.paths.get(p, _stamp(p)) for p in (*watched.paths, *also)
-             if p and not p.startswith(_OWN) and not p.startswith(("/dev/", "/proc/", "/sys/"))}
+    paths = {p: stamp for p, stamp in watched.paths.items() if not p.startswith(_OWN) and not p.startswith(_SYSTEM)}
+    paths.update((p, paths[p] if p in paths else _stamp(p)) for p in also if p)
     if not why and not all(os.path.isabs(p) for p in paths):
         why = "a file was named by a relative path"
     if not why and any(_stamp(p) != stamp for p, stamp in paths.items()):

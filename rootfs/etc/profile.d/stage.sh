@@ -129,8 +129,14 @@ __geodesic_stage_answer() {
 		unset GEODESIC_AWS_ROLE_CACHE
 		return 0
 	fi
-	__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
-	[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	# `declare -p AWS_PROFILE`, as its hook takes it: written out for the usual exported name with
+	# nothing declare would escape (sparing a subshell), asked of declare otherwise.
+	if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && [[ -n ${AWS_PROFILE+1} && ${AWS_PROFILE@a} == x && $AWS_PROFILE =~ ^[A-Za-z0-9_.@%+=:,/-]*$ ]]; then
+		__gs_profile="declare -x AWS_PROFILE=\"$AWS_PROFILE\""
+	else
+		__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
+		[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	fi
 	export GEODESIC_AWS_ROLE_CACHE="$__gs_profile/$__geodesic_stage_credentials_mtime/${AWS_ACCESS_KEY_ID-}"
 }
 
