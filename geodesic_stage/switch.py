@@ -27,6 +27,7 @@ import re
 import sys
 
 from geodesic_stage import clock, log
+from geodesic_stage.errors import StageError
 from geodesic_stage.lifetimes import CACHE_RENEW_SECONDS, SWITCH_RECORD_SECONDS
 from geodesic_stage.store.cli_cache import switch_dir
 
@@ -158,8 +159,10 @@ def keep(block: str, expiration) -> None:
 
         files.private_directory(directory())
         files.write_atomically(path, text.encode("utf-8"))
-    except (OSError, ValueError) as e:
-        log.debug(f"kept no record of this switch ({e}); the next `stage use {watched.stage}` runs the command again")
+    except (OSError, ValueError, StageError) as e:
+        # A value no shell word can carry (bytes that are no UTF-8), a cache that cannot be written:
+        # the switch itself is done, the next one runs the command again.
+        log.debug(f"kept no record of this switch ({getattr(e, 'message', e)}); the next `stage use {watched.stage}` runs the command")
         _drop(path)
 
 

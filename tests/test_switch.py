@@ -8,10 +8,13 @@ execs the real one: a replayed switch is one the shim never sees.
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import BIN, ROOT, CountedCommand, mfa_prompts, needs_root
 from ptyshell import PS1
@@ -236,6 +239,8 @@ print(sorted(os.listdir(switch.directory())) if os.path.isdir(switch.directory()
     ("dict(os.environ)", []),
     ("open('relative-file', 'a').close(); open('relative-file').close()", []),
     ("import botocore", []),
+    # a value that is no UTF-8 (bytes the environment decoded with surrogateescape): no shell word holds it
+    ("os.environ['NAMESPACE'] = 'cpco\\udcff'; os.environ.get('NAMESPACE')", []),
 ])
 def test_a_run_keeps_a_record_only_when_it_was_a_plain_quiet_cached_one(tmp_path, body, kept):
     environ = dict(os.environ, HOME=str(tmp_path), GEODESIC_STAGE_SHELL_PID="1", PYTHONPATH=str(ROOT))
@@ -275,3 +280,55 @@ def test_in_geodesic_a_cached_switch_starts_neither_the_aws_cli_nor_python(shell
     s.run("rm ~/.aws/cli/cache/geodesic-stage/switch/testing; stage use prod; stage use testing")
     assert runs.take() == ["use testing"] and aws.runs() == []
     assert s.run('echo "$GEODESIC_AWS_ROLE_CACHE"') == replayed
+
+
+def test_fingerprint_of_aws_profile_is_what_declare_prints(tmp_path):
+    """geodesic's hook fingerprints `declare -p AWS_PROFILE`; stage.sh writes it out for the usual
+    exported name and asks declare for anything else (a value it would escape, a read-only name)."""
+    script = f"""
+source {ROOT / 'rootfs' / 'etc' / 'profile.d' / 'stage.sh'}
+refresh_current_aws_role_if_needed() {{ :; }}
+__geodesic_stage_credentials_mtime=5 AWS_ACCESS_KEY_ID=K
+check() {{
+    __geodesic_stage_answer
+    local want
+    want=$(declare -p AWS_PROFILE 2>/dev/null)
+    [[ $want == 'declare -'*x*' '* ]] || want=""
+    [[ $GEODESIC_AWS_ROLE_CACHE == "$want/5/K" ]] || echo "differs: $GEODESIC_AWS_ROLE_CACHE vs $want/5/K"
+}}
+for value in cpco-testing-admin 'a.b_c@d%e+f=g:h,i/j' '' 'with space' 'q"uote' 'd$ollar' 'b`t' $'nl\\nx' 'é'; do
+    export AWS_PROFILE=$value; check
+done
+AWS_PROFILE=unexported; export -n AWS_PROFILE; check
+declare -rx AWS_PROFILE=read-only; check
+echo done
+"""
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-c", script], capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert done.stdout == "done\n", done.stdout + done.stderr
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=TEXT, block=TEXT)
+def test_a_record_gives_bash_back_every_value_and_the_block_as_they_were(tmp_path_factory, value, block):
+    from datetime import datetime, timedelta, timezone
+    from unittest import mock
+
+    from geodesic_stage import switch
+
+    watched = switch._Watch("testing")
+    watched.variables = {"NAMESPACE": value, "NOT_SET": None}
+    with mock.patch.dict(sys.modules):
+        sys.modules.pop("botocore", None)
+        text = switch._record(watched, block, datetime.now(timezone.utc) + timedelta(hours=1), ())
+    record = tmp_path_factory.mktemp("record") / "testing"
+    record.write_text(text)
+    shown = subprocess.run(["bash", "--noprofile", "--norc", "-c",
+                            f'. {shlex.quote(str(record))}; printf "%s\\0" "${{__gs_names[@]}}" "${{__gs_set[@]}}" '
+                            '"${__gs_values[@]}" "$__gs_block" "$__gs_format$__gs_whole"'],
+                           capture_output=True, timeout=30)
+    assert shown.returncode == 0 and shown.stderr == b""
+    assert shown.stdout.decode("utf-8").split("\0")[:-1] == ["NAMESPACE", "NOT_SET", "1", "", value, "", block, "11"]
