@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from types import SimpleNamespace
 
@@ -178,6 +179,11 @@ def main(argv=None) -> int:
         # A command that can answer from its cache alone (kubectl's token) does, before the config files are read.
         if getattr(args, "from_cache", None) and args.from_cache(args):
             return 0
+        if len(words) == 2 and words[0] == "use" and "GEODESIC_STAGE_SHELL_PID" in os.environ:
+            # A plain use run by the `stage` function, which replays one that came from the cache (switch.py).
+            from geodesic_stage import switch
+
+            switch.watch(words)
         from geodesic_stage.context import Context
 
         return args.run(args, Context.from_args(args)) or 0

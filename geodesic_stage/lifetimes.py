@@ -19,6 +19,10 @@ PROMPT_RENEW_TIMEOUT = 3
 # the prompt hook renews only from a session that lasts this much longer.
 CALL_MARGIN_SECONDS = 60
 
+# A cached `stage use STAGE` is replayed by the shell without Python (switch.py) for at most this long
+# after the command last ran for it, whatever the files' mtimes say.
+SWITCH_RECORD_SECONDS = 15 * 60
+
 # AWS caps role sessions assumed with session or role credentials at one hour.
 CHAINED_ROLE_SECONDS = 3600
 # The MFA session (GetSessionToken) lasts this long unless the stages file or a flag says otherwise.

@@ -16,6 +16,7 @@ from geodesic_stage.clock import rfc3339
 from geodesic_stage.errors import ConfigError
 from geodesic_stage.lifetimes import CACHE_RENEW_SECONDS, CALL_MARGIN_SECONDS, PROMPT_RENEW_SECONDS, PROMPT_RETRY_SECONDS
 from geodesic_stage.model import StageCredentials
+from geodesic_stage.store.cli_cache import switch_dir
 
 FORMATS = ("sh", "json", "dotenv")
 
@@ -133,6 +134,8 @@ def render_exports(session: StageCredentials, used_with: str = "", tools: Mappin
 def _header() -> str:
     handed = {
         "__geodesic_stage_variables": " ".join(_check_name(n) for n in HANDED),
+        # Where `stage use STAGE` finds what it printed before (switch.py).
+        "__geodesic_stage_switches": switch_dir(),
         "__geodesic_stage_renew_at": str(PROMPT_RENEW_SECONDS),
         "__geodesic_stage_login_renew_at": str(CACHE_RENEW_SECONDS),
         "__geodesic_stage_retry_after": str(PROMPT_RETRY_SECONDS),
@@ -148,13 +151,22 @@ def _geodesic_credentials_mtime() -> str | None:
     """Inside geodesic (its aws.sh exports GEODESIC_AWS_HOME), the credentials file's mtime as its
     identity hook reads it, `stat -c %Y` of the file itself, '' when there is none; stage.sh answers
     that hook with it (see __geodesic_stage_answer). None outside geodesic."""
+    path = geodesic_credentials_file()
+    if path is None:
+        return None
+    try:
+        return str(os.lstat(path).st_mtime_ns // 10**9)
+    except (OSError, ValueError):
+        return ""
+
+
+def geodesic_credentials_file() -> str | None:
+    """The credentials file whose mtime geodesic's identity hook reads (its aws.sh exports
+    GEODESIC_AWS_HOME); None outside geodesic."""
     home = os.environ.get("GEODESIC_AWS_HOME")
     if home is None:
         return None
-    try:
-        return str(os.lstat(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home + "/credentials").st_mtime_ns // 10**9)
-    except (OSError, ValueError):
-        return ""
+    return os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or home + "/credentials"
 
 
 def endpoint_environment(session: StageCredentials, url: str, token: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -218,6 +218,32 @@ class AwsCli:
         )
 
 
+class CountedCommand:
+    """A command of the same name in front of `real` that notes the words of each run and execs it;
+    `env` puts it first on PATH."""
+
+    def __init__(self, directory: Path, environ: dict, real: Path):
+        shim = directory / f"{real.name}-shim"
+        shim.mkdir()
+        self.log = directory / f"{real.name}-runs"
+        self.log.write_text("")
+        (shim / real.name).write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> {self.log}\nexec {real} "$@"\n')
+        (shim / real.name).chmod(0o755)
+        self.env = dict(environ, PATH=f"{shim}{os.pathsep}{environ['PATH']}")
+
+    def runs(self) -> list:
+        return self.log.read_text().splitlines()
+
+    def reset(self) -> None:
+        self.log.write_text("")
+
+    def take(self) -> list:
+        """The runs since the last take."""
+        runs = self.runs()
+        self.reset()
+        return runs
+
+
 @pytest.fixture(params=["v1", "v2"])
 def aws_cli(request, tmp_path):
     """Each AWS CLI in turn: for the sharing that both must agree on."""
@@ -253,4 +279,4 @@ def shell(env):
         s.close()
 
 
-__all__ = ["AwsCli", "needs_root", "ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]
+__all__ = ["AwsCli", "CountedCommand", "needs_root", "ROOT", "run_cli", "run_aws", "make_home", "clean_environ", "TESTING_IDENTITY", "FakeClock", "mfa_prompts"]

@@ -5,6 +5,7 @@ sees bash do, never by a stopwatch."""
 
 import configparser
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -164,6 +165,10 @@ def test_a_cached_use_status_and_list_load_only_the_modules_of_the_fast_path(env
         # --debug alone loads warnings, to show a library's warning as a debug line.
         debug_only = {"warnings"} if "--debug" in args else set()
         assert beyond_the_fast_path(shell_env, *args) - debug_only == set(), f"{' '.join(args) or '(bare)'} loaded more"
+    # Run by the `stage` function, a cached use also keeps its block for the shell to replay (switch.py):
+    # that module and the atomic writer, no more (no tempfile).
+    from_the_function = dict(env, GEODESIC_STAGE_SHELL_PID=str(os.getpid()))
+    assert beyond_the_fast_path(from_the_function, "use", "testing") == {"geodesic_stage.switch", "geodesic_stage.store.files"}
     assert sts.calls == []
 
 

@@ -9,13 +9,12 @@ identity hook with geodesic's names and fingerprint, which runs the `aws` on PAT
 CLI, behind a shim that notes each run) twice when the fingerprint changes.
 """
 
-import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import BIN, DATA, ROOT, mfa_prompts, run_cli
+from conftest import BIN, DATA, ROOT, CountedCommand, mfa_prompts, run_cli
 from ptyshell import MFA_PROMPT, PS1
 
 CODE = "123456"
@@ -30,23 +29,11 @@ CHECK_PROFILE = "--profile {} " + CHECK
 USER_KEYS = "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
-class AwsCli:
+class AwsCli(CountedCommand):
     """An `aws` in front of the real AWS CLI that notes the arguments of each run; `env` puts it first on PATH."""
 
     def __init__(self, directory, environ: dict):
-        shim = directory / "aws-shim"
-        shim.mkdir()
-        self.log = directory / "aws-runs"
-        self.log.write_text("")
-        (shim / "aws").write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> {self.log}\nexec {BIN / "aws"} "$@"\n')
-        (shim / "aws").chmod(0o755)
-        self.env = dict(environ, PATH=f"{shim}{os.pathsep}{environ['PATH']}")
-
-    def runs(self) -> list:
-        return self.log.read_text().splitlines()
-
-    def reset(self) -> None:
-        self.log.write_text("")
+        super().__init__(directory, environ, BIN / "aws")
 
 
 def geodesic_login(home, environ: dict) -> None:

@@ -22,7 +22,7 @@ LAYERS = [
     {"aws", "topology", "options"},
     {"sso", "keys"},
     {"creds"},
-    {"eks", "ecr"},
+    {"eks", "ecr", "switch"},
     {"doctor", "context", "completion"},
     {"serve"},
     {"cli", "commands", "__main__", "docker_credential"},

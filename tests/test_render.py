@@ -86,6 +86,8 @@ HEADER = (
     "AWS_CREDENTIAL_EXPIRATION AWS_SESSION_EXPIRATION AWS_REGION AWS_DEFAULT_REGION AWS_PROFILE ASSUME_ROLE KUBECONFIG DOCKER_CONFIG "
     "STAGE GEODESIC_STAGE_USED_WITH AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN GEODESIC_STAGE_PROFILE "
     "AWS_DEFAULT_PROFILE AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE' "
+    # where the shell finds the switches it can replay (switch.py)
+    "__geodesic_stage_switches=" + render.quote(os.path.expanduser("~/.aws/cli/cache/geodesic-stage/switch")) + " "
     "__geodesic_stage_renew_at=600 __geodesic_stage_login_renew_at=900 __geodesic_stage_retry_after=60 __geodesic_stage_margin=60\n"
 )
 URL = "http://127.0.0.1:41234/cpco-testing-admin"

@@ -18,6 +18,7 @@ def run(args, context):
 
 
 def _forget(context) -> None:
+    from geodesic_stage import switch
     from geodesic_stage.eks import served
     from geodesic_stage.sso import token
     from geodesic_stage.store.cli_cache import JsonFileCache, ecr_cache_dir, eks_cache_dir, session_cache
@@ -39,6 +40,10 @@ def _forget(context) -> None:
         forgotten += served.forget()  # kubectl's answers, each holding a token
     except OSError as e:
         failed.append(f"{served.directory()} ({e.strerror})")
+    try:
+        forgotten += switch.forget()  # the cached switches the shell replays, each holding keys
+    except OSError as e:
+        failed.append(f"{switch.directory()} ({e.strerror})")
     for session in sign_ins:
         try:
             forgotten += token.sign_out(session)

@@ -33,7 +33,12 @@ def run(args, context):
         served = target.of(stage.name, stage.profile.name, context.request.region, context.settings(args))
         sys.stdout.write(render.render_endpoint_exports(session, *serving.serve(served), used_with(args), tools))
     else:
-        sys.stdout.write(render.render_exports(session, used_with(args), tools))
+        block = render.render_exports(session, used_with(args), tools)
+        sys.stdout.write(block)
+        # Watched when the `stage` function ran a plain `use STAGE` (cli.main): kept for it to replay.
+        switch = sys.modules.get("geodesic_stage.switch")
+        if switch:
+            switch.keep(block, session.credentials.expiration)
     return 0
 
 

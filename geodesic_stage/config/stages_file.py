@@ -55,11 +55,18 @@ def stages_path() -> str | None:
     explicit = os.environ.get("GEODESIC_STAGE_CONFIG")
     if explicit:
         return os.path.expanduser(explicit)
-    for candidate in ("~/.config/geodesic/stages.conf", "/etc/geodesic/stages.conf"):
-        candidate = os.path.expanduser(candidate)
+    for candidate in stages_candidates():
         if os.path.exists(candidate):
             return candidate
     return None
+
+
+def stages_candidates() -> list[str]:
+    """Every place stages_path looks, in its order."""
+    explicit = os.environ.get("GEODESIC_STAGE_CONFIG")
+    if explicit:
+        return [os.path.expanduser(explicit)]
+    return [os.path.expanduser(c) for c in ("~/.config/geodesic/stages.conf", "/etc/geodesic/stages.conf")]
 
 
 def load_stages(path: str | None = None) -> StagesFile:

@@ -43,6 +43,11 @@ def ecr_cache_dir() -> str:
     return os.path.join(session_cache_dir(), "ecr")
 
 
+def switch_dir() -> str:
+    """What cached switches printed, for the shell to replay (switch.py)."""
+    return os.path.join(session_cache_dir(), "switch")
+
+
 def token_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".aws", "sso", "cache")
 

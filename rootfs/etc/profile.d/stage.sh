@@ -20,7 +20,11 @@ stage() {
 			return
 			;;
 		esac
-		__gs_out=$(GEODESIC_STAGE_SHELL_PID=$__gs_shell command geodesic-stage "$@") || __gs_status=$?
+		if [[ $1 == use && $# == 2 ]] && __geodesic_stage_replay "$2"; then
+			: # a cached switch, said again without Python
+		else
+			__gs_out=$(GEODESIC_STAGE_SHELL_PID=$__gs_shell command geodesic-stage "$@") || __gs_status=$?
+		fi
 		if [[ $1 == logout ]]; then
 			# With no stage in use the user's variables are their own: nothing to undo.
 			if [[ -n ${__geodesic_stage_saved+set} ]] || __geodesic_stage_current; then
@@ -43,6 +47,39 @@ stage() {
 	"") command geodesic-stage status ;;
 	*) command geodesic-stage "$@" ;;
 	esac
+}
+
+# A cached `stage use STAGE` in pure bash: the block the command printed for it last time, which it
+# kept with what that block came from (geodesic_stage/switch.py), into the caller's __gs_out, while
+# all of that holds: every variable it read as it was, every file it read no newer than the record
+# and every one it missed still missing, the credentials lasting the cache's window. Otherwise (or
+# with no record, one of another user, a format this script does not know) the command runs.
+__geodesic_stage_replay() {
+	local __gs_record __gs_i __gs_n __gs_exported __gs_now __gs_format="" __gs_until=0 __gs_block="" __gs_whole=""
+	local -a __gs_names=() __gs_set=() __gs_values=() __gs_present=() __gs_absent=()
+	# bash 4.4 and later tell a variable's attributes (${name@a}).
+	((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) || return 1
+	[[ -n ${__geodesic_stage_switches-} && ${1-} =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$ ]] || return 1
+	__gs_record=$__geodesic_stage_switches/$1
+	[[ -f $__gs_record && ! -L $__gs_record && -O $__gs_record ]] || return 1
+	. "$__gs_record" 2>/dev/null || return 1
+	[[ $__gs_format == 1 && $__gs_whole == 1 ]] || return 1
+	printf -v __gs_now '%(%s)T' -1
+	((__gs_now < __gs_until)) 2>/dev/null || return 1
+	for __gs_i in "${!__gs_names[@]}"; do
+		# The command saw the environment: a variable counts as set when it is exported.
+		__gs_n=${__gs_names[__gs_i]} __gs_exported=""
+		[[ -z ${!__gs_n+1} || ${!__gs_n@a} != *x* ]] || __gs_exported=1
+		[[ $__gs_exported == "${__gs_set[__gs_i]-}" ]] || return 1
+		[[ -z $__gs_exported || ${!__gs_n} == "${__gs_values[__gs_i]-}" ]] || return 1
+	done
+	for __gs_i in "${__gs_present[@]}"; do
+		[[ -e $__gs_i && $__gs_record -nt $__gs_i ]] || return 1
+	done
+	for __gs_i in "${__gs_absent[@]}"; do
+		[[ ! -e $__gs_i && ! -L $__gs_i ]] || return 1
+	done
+	__gs_out=$__gs_block
 }
 
 # Whether this shell holds a stage's credentials: STAGE and their end, with the
@@ -92,8 +129,14 @@ __geodesic_stage_answer() {
 		unset GEODESIC_AWS_ROLE_CACHE
 		return 0
 	fi
-	__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
-	[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	# `declare -p AWS_PROFILE`, as its hook takes it: written out for the usual exported name with
+	# nothing declare would escape (sparing a subshell), asked of declare otherwise.
+	if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) && [[ -n ${AWS_PROFILE+1} && ${AWS_PROFILE@a} == x && $AWS_PROFILE =~ ^[A-Za-z0-9_.@%+=:,/-]*$ ]]; then
+		__gs_profile="declare -x AWS_PROFILE=\"$AWS_PROFILE\""
+	else
+		__gs_profile=$(declare -p AWS_PROFILE 2>/dev/null)
+		[[ $__gs_profile =~ $__gs_exported ]] || __gs_profile=""
+	fi
 	export GEODESIC_AWS_ROLE_CACHE="$__gs_profile/$__geodesic_stage_credentials_mtime/${AWS_ACCESS_KEY_ID-}"
 }
 
