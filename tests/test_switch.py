@@ -212,6 +212,20 @@ def test_a_record_of_another_user_or_a_link_is_not_replayed(counted, home, sts):
 
 
 @pytest.mark.parametrize("topology", ["organization"])
+@pytest.mark.parametrize("corrupt", ["cut short", "not bash", "an older format"])
+def test_a_corrupt_record_is_a_miss_never_an_error(counted, home, sts, corrupt):
+    s, runs = counted
+    warm(s, runs)
+    record = home / ".aws" / "cli" / "cache" / "geodesic-stage" / "switch" / "testing"
+    text = record.read_text()
+    record.write_text({"cut short": text[: len(text) // 2], "not bash": "((( '\n" + text,
+                       "an older format": text.replace("__gs_format=1", "__gs_format=0")}[corrupt])
+    assert s.run("stage use testing") == ""
+    assert runs.take() == ["use testing"]
+    assert s.run('echo "$STAGE"') == "testing"
+
+
+@pytest.mark.parametrize("topology", ["organization"])
 def test_records_are_private(counted, home, sts):
     s, runs = counted
     warm(s, runs)
