@@ -101,6 +101,8 @@ _SSO = "Identity Center (--topology sso; signs in if needed, then lists the acco
 COMMANDS = {
     "use": Command([_STAGE_ARGUMENT], [
         Option("--no-prompt", "use cached sessions only; exit 3 if a code is needed"),
+        Option("--as-used", "with the choices the shell's stage was used with (GEODESIC_STAGE_USED_WITH) under this "
+               "run's own: what a login shell that inherits expired credentials runs"),
         Option("--serve", "export a loopback credential endpoint that renews by itself instead of the keys "
                "(runs longer than the role's hour)", group="!serve", kept=True),
         Option("--no-serve", "export the keys where GEODESIC_STAGE_SERVE or the stages file says serve", group="!serve", kept=True),

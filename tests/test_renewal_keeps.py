@@ -23,14 +23,8 @@ CHOICES = "--role terraform --region eu-central-1 --duration 1800"
 CHOSEN = "cpco-testing-terraform eu-central-1 eu-central-1"
 
 
-def held(s) -> str:
-    return s.run('echo "$AWS_PROFILE $AWS_REGION $AWS_DEFAULT_REGION"')
-
-
-@pytest.mark.parametrize("topology", ["single"])
-def test_refresh_the_prompt_hook_and_a_login_shell_keep_the_region_role_and_duration_chosen(
-    shell, clocked_env, fake_clock, fake_sts, home, topology,
-):
+def used_with_choices(shell, environ: dict, home):
+    """A shell (and the sandbox's login profile) that used testing with CHOICES, its terraform role added."""
     add_config(home, f"""
 [profile cpco-testing-terraform]
 region = us-west-2
@@ -39,10 +33,23 @@ mfa_serial = {MFA}
 source_profile = cpco
 """)
     login_profile(home)
-    s = shell(env=clocked_env)
+    s = shell(env=environ)
     s.child.sendline(f"stage use testing {CHOICES}")
     s.answer_mfa(CODE)
-    assert s.prompt() in label("testing", 30)
+    s.prompt()
+    return s
+
+
+def held(s) -> str:
+    return s.run('echo "$AWS_PROFILE $AWS_REGION $AWS_DEFAULT_REGION"')
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_refresh_the_prompt_hook_and_a_login_shell_keep_the_region_role_and_duration_chosen(
+    shell, clocked_env, fake_clock, fake_sts, home, topology,
+):
+    s = used_with_choices(shell, clocked_env, home)
+    assert s.last_prompt_line() in label("testing", 30)
     assert held(s) == CHOSEN
 
     s.run("stage refresh")
@@ -77,6 +84,23 @@ source_profile = cpco
     assert hint == (
         f"geodesic-stage: credentials for testing have expired; run 'stage use testing {CHOICES}' for a new MFA code or sign-in"
     )
+
+
+@pytest.mark.parametrize("topology", ["single"])
+def test_a_login_shell_that_must_ask_for_a_code_buys_the_stage_as_it_was_used(shell, env, home, sts, topology):
+    """Credentials and MFA session both over (here: forgotten): the login shell's `stage use` asks for
+    a code, and that code buys the role, region and duration chosen, not the stage's defaults."""
+    s = used_with_choices(shell, env, home)
+    s.run("rm ~/.aws/cli/cache/*.json ~/.aws/cli/cache/geodesic-stage/*.json")
+    s.run("export AWS_CREDENTIAL_EXPIRATION=2020-01-01T00:00:00Z AWS_SESSION_EXPIRATION=2020-01-01T00:00:00Z")
+    sts.reset()
+    s.child.sendline("bash -l -i")
+    s.answer_mfa(CODE)
+    s.prompt()
+    assert held(s) == CHOSEN
+    assert s.run('echo "$GEODESIC_STAGE_USED_WITH"') == CHOICES
+    assert {p["DurationSeconds"] for p in sts.parameters("AssumeRole")} == {"1800"}
+    s.run("exit")
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,5 +1,6 @@
 import os
 import sys
+from types import SimpleNamespace
 
 from geodesic_stage import render
 from geodesic_stage.auth import mfa
@@ -12,6 +13,9 @@ EXAMPLE = "stage use testing      (the function evals: geodesic-stage use testin
 
 
 def run(args, context):
+    if args.as_used:
+        # The record's choices under this run's own (a login shell renewing the stage it inherited).
+        args = SimpleNamespace(**{**vars(args), **vars(context.as_used(args))})
     stage = context.stage(args.stage)
     serving = _serving(args, context, stage.name)
     source = mfa.choose(stage.profile, token=args.mfa_token, interactive=not args.no_prompt)

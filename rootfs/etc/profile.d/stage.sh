@@ -304,7 +304,8 @@ complete -F __geodesic_stage_complete stage geodesic-stage
 # renews them from the MFA session first, because the AWS CLI (and geodesic's
 # `aws --profile` identity check in the new shell) counts them expired and
 # would ask for a code itself. Expired ones it renews too while the MFA
-# session lasts, keeping what the stage was used with.
+# session lasts, keeping what the stage was used with; past that, the code it
+# asks for buys the stage as it was used too (`use --as-used`).
 __geodesic_stage_login() {
 	local now session
 	[[ -n ${STAGE-} && ${GEODESIC_STAGE_AUTO:-true} != false && -z ${__geodesic_stage_login_done-} ]] || return 0
@@ -320,10 +321,14 @@ __geodesic_stage_login() {
 		# Expired, but what renews them lasts: renewed as the stage was used (its role, region...).
 		((session > now + ${__geodesic_stage_margin:-60})) && stage refresh --bounded 2>/dev/null && return 0
 	fi
+	# Inherited choices (a role, a region...) are kept here too: the new code buys the stage as it was used.
+	local -a as_used=()
+	[[ -z ${GEODESIC_STAGE_USED_WITH-} ]] || as_used=(--as-used)
 	if [[ $- == *i* && -t 0 && -t 2 ]]; then
-		stage use "$STAGE" || printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE' to try again" >&2
+		stage use "$STAGE" ${as_used[@]+"${as_used[@]}"} ||
+			printf '%s\n' "geodesic-stage: this shell is ready without AWS credentials; run 'stage use $STAGE${GEODESIC_STAGE_USED_WITH:+ $GEODESIC_STAGE_USED_WITH}' to try again" >&2
 	else
-		stage use "$STAGE" --no-prompt || true
+		stage use "$STAGE" ${as_used[@]+"${as_used[@]}"} --no-prompt || true
 	fi
 }
 __geodesic_stage_login
