@@ -74,7 +74,9 @@ def test_init_through_a_tight_throttle_writes_every_profile_reading_each_page_on
     assert done.returncode == 0, done.stderr
     assert written(home) == expected()
     assert (home / ".aws" / "config").read_text().startswith(OTHER)
-    assert portal.throttled > 0
+    # Paced (botocore's adaptive mode): the first refusal sets the pace and the rest go through. Unpaced
+    # (standard retries) the same 81 calls met 6-7 refusals, each burst of retries running into the throttle.
+    assert 0 < portal.throttled <= 3
     assert portal.count("ListAccounts") == 3 and portal.count("ListAccountRoles") == role_pages()
     summary = SUMMARY.fullmatch(done.stderr.splitlines(keepends=True)[-1])
     assert summary and int(summary["added"]) == len(HOLDING) and summary["session"], done.stderr
