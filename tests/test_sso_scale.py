@@ -145,6 +145,18 @@ def test_a_failure_part_way_writes_nothing_and_the_next_run_goes_on_from_what_wa
     assert not list((home / ".aws" / "cli" / "cache" / "geodesic-stage" / "sso-listings").glob("*.json"))
 
 
+def test_logout_forget_drops_a_kept_listing_too(user, portal):
+    """What an init read of the organization (its accounts and roles) goes with everything else cached."""
+    home, env = user
+    portal.fail("ListAccountRoles", 30, 500, "InternalServerException")
+    assert run_cli(env, *ARGS).returncode == 1
+    listings = home / ".aws" / "cli" / "cache" / "geodesic-stage" / "sso-listings"
+    assert list(listings.glob("*.json"))
+    forgot = run_cli(env, "logout", "--forget")
+    assert forgot.returncode == 0, forgot.stderr
+    assert not list(listings.glob("*.json"))
+
+
 def test_progress_is_drawn_in_place_on_the_terminal_and_never_on_stdout(user, portal, tmp_path):
     home, env = user
     portal.throttle(20)

@@ -21,12 +21,13 @@ def _forget(context) -> None:
     from geodesic_stage import switch
     from geodesic_stage.eks import served
     from geodesic_stage.sso import token
-    from geodesic_stage.store.cli_cache import JsonFileCache, ecr_cache_dir, eks_cache_dir, session_cache
+    from geodesic_stage.store.cli_cache import JsonFileCache, ecr_cache_dir, eks_cache_dir, listing_cache, session_cache
 
     forgotten, failed = 0, []
     entries, sign_ins = _reached(context, failed)
-    # The MFA sessions, and what role credentials signed: EKS tokens, ECR passwords.
-    for kept in (session_cache(), JsonFileCache(eks_cache_dir()), JsonFileCache(ecr_cache_dir())):
+    # The MFA sessions, what role credentials signed (EKS tokens, ECR passwords), and the organization's
+    # accounts and roles an init kept after failing part way.
+    for kept in (session_cache(), JsonFileCache(eks_cache_dir()), JsonFileCache(ecr_cache_dir()), listing_cache()):
         try:
             entries += [(kept, key) for key in kept.keys()]
         except OSError as e:
