@@ -58,10 +58,15 @@ def closed(url: str, seconds: float = 10) -> bool:
     parts = urlsplit(url)
     deadline = time.monotonic() + seconds
     while True:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
         try:
-            http.client.HTTPConnection(parts.hostname, parts.port, timeout=2).connect()
+            connection.connect()
         except ConnectionRefusedError:
             return True
+        except ConnectionResetError:
+            pass  # taken into the backlog of a listener that was closing: it is ending, look again
+        finally:
+            connection.close()
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
