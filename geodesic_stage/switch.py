@@ -178,26 +178,21 @@ def _looked_for() -> list:
     return [*named, *(os.path.dirname(p) for p in named if p)]
 
 
-def _record(watched: _Watch, block: str, expiration, also: tuple) -> str | None:
+def _record(watched: _Watch, block: str, expiration, also: list) -> str | None:
     from geodesic_stage.render import quote
 
-    why = watched.unfit or ("AWS was called" if "botocore" in sys.modules else "")
     names = sorted(watched.variables)
-    if not why and not all(_NAME.match(n) for n in names):
-        why = "a variable read has a name no shell can hold"
     paths = {p: stamp for p, stamp in watched.paths.items() if not p.startswith(_OWN) and not p.startswith(_SYSTEM)}
     paths.update((p, paths[p] if p in paths else _stamp(p)) for p in also if p)
-    if not why and not all(os.path.isabs(p) for p in paths):
-        why = "a file was named by a relative path"
-    if not why and any(_stamp(p) != stamp for p, stamp in paths.items()):
-        why = "a file changed while it was read"
-    if why:
-        log.debug(f"kept no record of this switch: {why}")
-        return None
     present = [p for p, stamp in paths.items() if stamp is not None]
     absent = [p for p, stamp in paths.items() if stamp is None and not os.path.lexists(p)]
-    if len(present) + len(absent) != len(paths):
-        why = "a link that leads nowhere was read"
+    why = (watched.unfit
+           or ("AWS was called" if "botocore" in sys.modules else "")
+           or ("a variable read has a name no shell can hold" if not all(_NAME.match(n) for n in names) else "")
+           or ("a file was named by a relative path" if not all(os.path.isabs(p) for p in paths) else "")
+           or ("a file changed while it was read" if any(_stamp(p) != stamp for p, stamp in paths.items()) else "")
+           or ("a link that leads nowhere was read" if len(present) + len(absent) != len(paths) else ""))
+    if why:
         log.debug(f"kept no record of this switch: {why}")
         return None
     until = min(int(expiration.timestamp()) - CACHE_RENEW_SECONDS, int(clock.now().timestamp()) + SWITCH_RECORD_SECONDS)
@@ -233,6 +228,4 @@ def forget() -> int:
     """Drop every record (`logout --forget`): each holds a session's keys. How many; raises OSError."""
     from geodesic_stage.store import files
 
-    where = directory()
-    names = os.listdir(where) if os.path.isdir(where) else ()
-    return sum(files.remove(os.path.join(where, name)) for name in names)
+    return files.remove_all(directory())

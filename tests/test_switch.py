@@ -155,9 +155,14 @@ def test_credentials_inside_the_cache_window_are_renewed_by_the_command_not_repl
     runs = Runs(tmp_path, clocked_env)
     s = shell(env=runs.env)
     warm(s, runs)
+    # 40 minutes on, 20 left: the command serves them from the cache and keeps them anew (the record
+    # it kept before is over a quarter hour old), so the record below is fresh: its credentials are not.
+    fake_clock.advance(40 * MINUTES)
+    s.run("stage use prod")
+    assert runs.take() == ["use prod"]
     fake_sts.reset()
-    # 46 minutes on, the hour-long role has 14 left: inside the cache's 15-minute window.
-    fake_clock.advance(46 * MINUTES)
+    # 6 minutes more, the hour-long role has 14 left: inside the cache's 15-minute window.
+    fake_clock.advance(6 * MINUTES)
     s.run("stage use prod")
     assert runs.take() == ["use prod"]
     assert [a for a, _ in fake_sts.calls] == ["AssumeRole"]

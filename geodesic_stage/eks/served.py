@@ -76,6 +76,4 @@ def forget() -> int:
     """Drop every answer kept (`logout --forget`); how many there were. Raises OSError."""
     from geodesic_stage.store import files
 
-    where = directory()
-    names = os.listdir(where) if os.path.isdir(where) else ()
-    return sum(files.remove(os.path.join(where, name)) for name in names)
+    return files.remove_all(directory())

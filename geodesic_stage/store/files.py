@@ -74,6 +74,12 @@ def remove(path: str) -> bool:
         return False
 
 
+def remove_all(directory: str) -> int:
+    """Remove every file in `directory` (none if it is missing); how many. Raises OSError."""
+    names = os.listdir(directory) if os.path.isdir(directory) else ()
+    return sum(remove(os.path.join(directory, name)) for name in names)
+
+
 def unwritable(directory: str) -> str | None:
     """Why this user cannot keep files in directory (or in the nearest part of its path
     that exists, where it would be made), or None when it can."""
